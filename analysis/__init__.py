@@ -1,0 +1,1 @@
+"""LayerScope analysis library: models, data, descriptors, cache and analyses (no Streamlit)."""

@@ -1,0 +1,93 @@
+"""Command line: `python -m analysis models | precompute | cache list|clear | report`."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .errors import LayerScopeError
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    from .models import list_models
+
+    for row in list_models(include_all_timm=args.all):
+        print(f"{row['name']:<28} {row['source']:<20} {row['description']}")
+
+
+def _cmd_precompute(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from .data import open_dataset
+    from .extract import cache_status, extract
+    from .models import load_model
+
+    gen_bar = tqdm(desc="generating dataset", unit="img", disable=None)
+    ds = open_dataset(args.data, progress=lambda d, n: (setattr(gen_bar, "total", n), gen_bar.update(d - gen_bar.n)))
+    gen_bar.close()
+    for p in ds.problems:
+        print(f"skipped {p.path}: {p.reason}", file=sys.stderr)
+    for w in ds.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    model = load_model(args.model, weights=args.weights, device=args.device)
+    status, _, note = cache_status(model, ds)
+    print(f"{model.name} on {model.device} · {ds.name}: {len(ds)} images, {len(model.blocks)} blocks · cache {status}"
+          + (f" ({note})" if note else ""))
+    t0 = time.time()
+    bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # tqdm's rate gives the ETA
+    store = extract(model, ds, batch_size=args.batch_size, precision=args.precision,
+                    progress=lambda d, n: bar.update(d - bar.n))
+    bar.close()
+    prov = store.manifest["provenance"]
+    print(f"done in {time.time() - t0:.1f} s · {store.n} images · dtype {prov['dtype']} · {store.path}")
+    for f in store.failures:
+        print(f"unreadable, left out: {f['path']}: {f['reason']}", file=sys.stderr)
+
+
+def _cmd_cache(args: argparse.Namespace) -> None:
+    from .store import clear_entries, list_entries
+
+    if args.action == "list":
+        table = list_entries()
+        print(table.to_string(index=False) if len(table) else "cache is empty")
+    else:
+        removed = clear_entries(args.entry)
+        print("\n".join(f"removed {r}" for r in removed) or "nothing to remove")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m analysis", description="LayerScope: per-block descriptors and analyses.")
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("models", help="list models (built-in first)")
+    m.add_argument("--all", action="store_true", help="also list every timm architecture")
+    m.set_defaults(func=_cmd_models)
+    pc = sub.add_parser("precompute", help="compute and cache per-block descriptors")
+    pc.add_argument("--model", default="efficientnet_lite0")
+    pc.add_argument("--weights", default=None, help="local .safetensors/.pth file (offline), or 'random'")
+    pc.add_argument("--data", default="garments", help="garments[:n=..,size=..,seed=..], fashion-mnist, a folder or a CSV")
+    pc.add_argument("--batch-size", type=int, default=32)
+    pc.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    pc.add_argument("--device", default=None, help="cpu | cuda | mps (default: best available)")
+    pc.set_defaults(func=_cmd_precompute)
+    c = sub.add_parser("cache", help="list or clear cached descriptors")
+    c.add_argument("action", choices=["list", "clear"])
+    c.add_argument("entry", nargs="?", default=None, help="entry name or prefix to clear (default: all)")
+    c.set_defaults(func=_cmd_cache)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LayerScopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: partial work is kept and resumes on the next run", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

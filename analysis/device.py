@@ -1,0 +1,35 @@
+"""The one device choice: CUDA, else Apple MPS, else the CPU."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """Return the device to compute on.
+
+    `prefer` (or the env var LAYERSCOPE_DEVICE) forces one ("cpu", "cuda", "mps");
+    otherwise CUDA, then MPS, then CPU.
+    """
+    prefer = prefer or os.environ.get("LAYERSCOPE_DEVICE")
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def fast_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision worth trying on this device (checked for fidelity by the caller).
+
+    bf16 autocast on CPU roughly triples throughput here (measured on resnet50) and keeps pooled
+    descriptors at cosine >= 0.9999 to fp32; CUDA prefers bf16 where supported, else fp16.
+    """
+    if device.type == "cpu":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None  # MPS autocast support varies: stay in fp32
