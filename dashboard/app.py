@@ -15,22 +15,22 @@ st.set_page_config(page_title="LayerScope", page_icon="🔬", layout="wide")
 HERE = Path(__file__).resolve().parent
 # One page per view family; a section appears as soon as its file exists.
 PAGES: dict[str, list[tuple[str, str, str]]] = {
-    "Start": [("pages/data_model.py", "Data & model", "🗂️")],
+    "Start": [("views/data_model.py", "Data & model", "🗂️")],
     "Which block?": [
-        ("pages/report.py", "Block report", "🏁"),
-        ("pages/accuracy.py", "Accuracy explorer", "🎯"),
-        ("pages/clustering.py", "Clustering", "🧩"),
-        ("pages/distances.py", "Distances", "📏"),
-        ("pages/retrieval.py", "Retrieval", "🔎"),
-        ("pages/profiles.py", "Class profiles", "📈"),
-        ("pages/new_class.py", "Add a class", "➕"),
+        ("views/report.py", "Block report", "🏁"),
+        ("views/accuracy.py", "Accuracy explorer", "🎯"),
+        ("views/clustering.py", "Clustering", "🧩"),
+        ("views/distances.py", "Distances", "📏"),
+        ("views/retrieval.py", "Retrieval", "🔎"),
+        ("views/profiles.py", "Class profiles", "📈"),
+        ("views/new_class.py", "Add a class", "➕"),
     ],
-    "Layouts": [("pages/umap_view.py", "UMAP", "🗺️"), ("pages/gridcut.py", "GridCut", "🧱")],
-    "Inside a block": [("pages/channels.py", "Channel explorer", "🔬"), ("pages/unit_card.py", "Unit card", "🃏")],
+    "Layouts": [("views/umap_view.py", "UMAP", "🗺️"), ("views/gridcut.py", "GridCut", "🧱")],
+    "Inside a block": [("views/channels.py", "Channel explorer", "🔬"), ("views/unit_card.py", "Unit card", "🃏")],
 }
 
 nav = {
-    section: [st.Page(path, title=title, icon=icon, default=(path == "pages/data_model.py"))
+    section: [st.Page(path, title=title, icon=icon, default=(path == "views/data_model.py"))
               for path, title, icon in items if (HERE / path).is_file()]
     for section, items in PAGES.items()
 }

@@ -136,7 +136,7 @@ def require_store() -> tuple[Selection, Model, Dataset, Store]:
     if store is None:
         st.info("No descriptors yet for this model and dataset. Compute them on the **Data & model** page "
                 "(or run `python -m analysis precompute`).")
-        st.page_link("pages/data_model.py", label="Go to Data & model", icon="🗂️")
+        st.page_link("views/data_model.py", label="Go to Data & model", icon="🗂️")
         st.stop()
     if sel.label is None or sel.label not in store.labels.columns:
         st.warning("Pick a label column in the sidebar.")

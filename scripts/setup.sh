@@ -34,5 +34,5 @@ apt_install() {  # best effort: root or passwordless sudo; otherwise say what is
 # tcmalloc speeds up CPU inference 1.3-2.4x here (LD_PRELOAD in run.sh / test.sh); optional.
 if ! ls /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1; then apt_install libtcmalloc-minimal4 || true; fi
 if [ "${1:-}" = "--test" ] && ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
-  apt_install chromium chromium-driver
+  apt_install chromium chromium-driver fonts-noto-color-emoji
 fi

@@ -32,7 +32,7 @@ with right:
         "block": b.name, "module": b.module, "channels": b.channels, "stride": b.stride,
         "receptive field (px)": f"whole image (≥{b.receptive_field})" if b.rf_global else b.receptive_field,
     } for b in model.blocks])
-    st.dataframe(blocks, hide_index=True, width="stretch")
+    st.table(blocks.set_index("block"))
 
 st.subheader("Descriptors")
 status, note = status_text(model, ds)
