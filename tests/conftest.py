@@ -34,3 +34,30 @@ def small_store(lite0, small_garments):
     from analysis.extract import extract
 
     return extract(lite0, small_garments, batch_size=16)
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The app as the README starts it (bash run.sh), shared by every browser test."""
+    from browser import chromium_available, start_app, stop_app
+
+    if not chromium_available():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI: test.sh should have installed it")
+        pytest.skip("Chromium not installed (test.sh installs it)")
+    proc, url = start_app()
+    yield url
+    stop_app(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -1,29 +1,5 @@
 """The README's run command, opened in a real headless Chromium: look at what a person sees."""
-import os
-
-import pytest
-
-from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_available, start_app, stop_app, wait_for_app
-
-pytestmark = pytest.mark.skipif(not chromium_available() and not os.environ.get("CI"),
-                                reason="Chromium not installed (test.sh installs it)")
-
-
-@pytest.fixture(scope="session")
-def app_url():
-    proc, url = start_app()
-    yield url
-    stop_app(proc)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+from browser import ARTIFACTS, wait_for_app
 
 
 def test_data_model_page_in_chromium(app_url, browser):
