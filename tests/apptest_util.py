@@ -22,6 +22,15 @@ def run_page(page: str | None = None, dataset: str = SMALL, timeout: float = 300
     return at
 
 
+def ensure_small_store():
+    """Descriptors of the 200-image demo set under the built-in model (computed once, cached)."""
+    from analysis.data import open_dataset
+    from analysis.extract import extract
+    from analysis.models import load_model
+
+    return extract(load_model("efficientnet_lite0"), open_dataset("garments:n=200"))
+
+
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error] + [str(e.value) for e in at.exception]
 
