@@ -49,6 +49,7 @@ from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 from torch import nn
 
 from .errors import LayerScopeError
+from .models import holds_model_lock
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ def _linear_classifier(net: nn.Module) -> nn.Linear:
 _HEAD_LAYER: "weakref.WeakKeyDictionary[nn.Module, str]" = weakref.WeakKeyDictionary()
 
 
+@holds_model_lock
 def head_layer(model) -> str:
     """Dotted name of the module whose output the classifier global-average-pools.
 
@@ -255,6 +257,7 @@ def _token_reshape(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return reshape
 
 
+@holds_model_lock
 def compute_cam(
     model,
     image: Image.Image | torch.Tensor,
@@ -376,6 +379,7 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 @torch.no_grad()
+@holds_model_lock
 def deletion_insertion(
     model,
     image: Image.Image | torch.Tensor,

@@ -64,9 +64,9 @@ class Pooler:
         if dev.type in ("cpu", "cuda"):
             x = x.contiguous(memory_format=torch.channels_last)
         ctx = torch.autocast(dev.type, dtype=dtype) if dtype is not None else nullcontext()
-        with ctx:
+        with self.model.lock, ctx:
             self.model.net(x)
-        return {i: t.float().cpu().numpy() for i, t in self.out.items()}
+            return {i: t.float().cpu().numpy() for i, t in self.out.items()}
 
 
 def _cosines(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> float:

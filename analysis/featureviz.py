@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import LayerScopeError
+from .models import holds_model_lock
 
 Key = int | str  # a 1-based block index, or "logits"
 Fetch = Callable[[Key], torch.Tensor]
@@ -464,6 +465,7 @@ def settings_key(model, objective: Objective, param: ImageParam, transforms: Seq
     }
 
 
+@holds_model_lock
 def render(
     model,
     objective: Objective,

@@ -26,6 +26,7 @@ from PIL import Image
 
 from .blocks import Block
 from .errors import LayerScopeError
+from .models import holds_model_lock
 
 MODES = ("receptive", "upsample")
 DEFAULT_LEVELS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999)
@@ -37,6 +38,7 @@ class _Stop(Exception):
     """Raised inside a hook to skip the rest of the forward pass."""
 
 
+@holds_model_lock
 def block_activations(model, x: torch.Tensor, block: int) -> torch.Tensor:
     """(B, C, h, w) output of `block` for a normalised batch, stopping the forward pass there.
 
@@ -171,6 +173,7 @@ def _as_pil(item: ImageLike, loader: Callable[[ImageLike], Image.Image] | None) 
     return (loader or _default_loader())(item)
 
 
+@holds_model_lock
 def activation_quantiles(
     model,
     images: Sequence[ImageLike],
@@ -272,6 +275,7 @@ def resolve_threshold(
     return float(np.quantile(np.asarray(activation), quantile))
 
 
+@holds_model_lock
 def channel_mask(
     model,
     image: Image.Image | torch.Tensor,
@@ -303,6 +307,7 @@ def channel_mask(
     )
 
 
+@holds_model_lock
 def top_channels(model, image: Image.Image | torch.Tensor, block: int, k: int = 10) -> pd.DataFrame:
     """The k channels of `block` with the highest mean (GAP) activation for this image.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,21 @@ from .errors import LayerScopeError
 from .receptive import measure_receptive_fields
 from .atomic import write_json_atomic
 from .paths import cache_root
+
+
+def holds_model_lock(fn: Callable) -> Callable:
+    """Run `fn(model, ...)` while holding `model.lock` (hooked / gradient passes on a shared model)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(model, *args, **kwargs):
+        lock = getattr(model, "lock", None)  # hand-built test models may have none
+        if lock is None:
+            return fn(model, *args, **kwargs)
+        with lock:
+            return fn(model, *args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -130,6 +146,9 @@ class Model:
     data_config: dict[str, Any]
     class_names: list[str]
     _transform: Callable[[Image.Image], torch.Tensor] = field(repr=False, default=None)  # type: ignore[assignment]
+    # One model object serves every browser session (st.cache_resource): hooks would record
+    # another session's forward pass, so every hooked or gradient pass holds this lock.
+    lock: threading.RLock = field(repr=False, default_factory=threading.RLock)
 
     @property
     def input_size(self) -> int:
@@ -170,7 +189,8 @@ class Model:
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.to(self.device))
+        with self.lock:
+            return self.net(x.to(self.device))
 
     def classify(self, image: Image.Image, k: int = 5) -> list[tuple[str, float]]:
         """Top-k (class name, probability) pairs for one image."""
@@ -190,7 +210,8 @@ class Model:
             for i in idx
         ]
         try:
-            self.net(x.to(self.device))
+            with self.lock:
+                self.net(x.to(self.device))
         finally:
             for h in hooks:
                 h.remove()

@@ -32,6 +32,7 @@ import torch
 
 from .errors import LayerScopeError
 from .masks import ActivationQuantiles, ImageLike, _as_pil, block_activations, mask_from_map, resolve_threshold
+from .models import holds_model_lock
 
 NF_MODES = ("image", "patch")
 
@@ -170,6 +171,7 @@ def _patches(images: np.ndarray, maps: np.ndarray, block) -> np.ndarray:
     return out
 
 
+@holds_model_lock
 def unit_card(
     model,
     block: int,

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("LAYERSCOPE_TEST_CACHE", str(REPO / "cache" / "_tests"))
-os.environ["LAYERSCOPE_CACHE"] = os.environ["LAYERSCOPE_TEST_CACHE"]
+# A fresh cache per test session: no result of an earlier run can make a test pass or fail.
+os.environ["LAYERSCOPE_CACHE"] = tempfile.mkdtemp(prefix="layerscope-tests-")
 os.environ.setdefault("LAYERSCOPE_DEVICE", "cpu")  # tests are about behaviour, not the GPU
 
 
@@ -61,3 +62,9 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    shutil.rmtree(os.environ["LAYERSCOPE_CACHE"], ignore_errors=True)
