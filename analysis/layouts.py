@@ -19,11 +19,12 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
 from analysis.assignment import solve_assignment  # noqa: F401  (re-exported)
+from analysis.arrays import check_descriptors
 from analysis.errors import LayerScopeError
 from analysis.gridcut import (  # noqa: F401  (re-exported: one import for the layouts page)
     GridLayout,
@@ -145,6 +146,7 @@ def aligned_umaps(
     n_epochs: int | None = None,
     random_state: int = 0,
     chain_init: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> AlignedMaps:
     """2-D maps of every block, comparable side by side.
 
@@ -153,6 +155,7 @@ def aligned_umaps(
     the previous block's map (``chain_init``; False: spectral init, alignment only) and is
     then rotated / reflected onto it (orthogonal Procrustes). All maps are normalised
     (centred, RMS radius 1). Returns an :class:`AlignedMaps` (a dict name -> (n, 2)).
+    progress(done, total, name) is called after each block (raise from it to cancel).
     """
     if not isinstance(blocks, Mapping) or len(blocks) == 0:
         raise LayerScopeError("aligned_umaps needs a non-empty dict of block name -> descriptors.")
@@ -180,6 +183,8 @@ def aligned_umaps(
         out.notes[name] = m.notes
         out.methods[name] = m.method
         prev = m
+        if progress is not None:
+            progress(len(out), len(blocks), name)
     out.seconds = time.perf_counter() - t0
     return out
 
@@ -253,16 +258,9 @@ def warm_up(random_state: int = 0) -> float:
 
 
 def _check_descriptors(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X)  # a read-only memmap stays a view: we never write into it
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise LayerScopeError(f"Descriptors must be a non-empty 2-D array (n x d), got shape {X.shape}.")
-    if not np.issubdtype(X.dtype, np.number):
-        raise LayerScopeError(f"Descriptors must be numeric, got dtype {X.dtype}.")
-    if X.dtype != np.float32:
-        X = X.astype(np.float32)  # a copy, not a write
-    if not np.all(np.isfinite(X)):
-        raise LayerScopeError("Descriptors contain NaN or infinite values; recompute or drop those images.")
-    return X
+    # The shared checks (shape, dtype, NaN/inf rows named), then float32 for UMAP (a copy, not a write).
+    X = check_descriptors(X)
+    return X if X.dtype == np.float32 else X.astype(np.float32)
 
 
 def _count_distinct_rows(X: np.ndarray) -> int:
