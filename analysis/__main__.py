@@ -44,6 +44,45 @@ def _cmd_precompute(args: argparse.Namespace) -> None:
         print(f"unreadable, left out: {f['path']}: {f['reason']}", file=sys.stderr)
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from .data import open_dataset
+    from .extract import extract
+    from .models import load_model
+    from .report_io import cached_block_report, long_table, summary_table
+
+    ds = open_dataset(args.data)
+    model = load_model(args.model, weights=args.weights, device=args.device)
+    bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # instant when cached
+    store = extract(model, ds, progress=lambda d, n: bar.update(d - bar.n))
+    bar.close()
+    labels = args.label or list(store.labels.columns)
+    settings = {"n_splits": args.folds, "linear": args.linear, "n_queries": args.queries, "n_boot": args.boot,
+                "random_state": args.seed, "clustering": not args.no_clustering, "reducer": args.reducer}
+    if args.k:
+        settings["ks"] = args.k
+    reports = []
+    for label in labels:
+        t0 = time.time()
+        bar = tqdm(total=100, desc=f"report {label}", disable=None)
+        r = cached_block_report(store, label, progress=lambda f, m: (bar.set_postfix_str(m), bar.update(round(100 * f) - bar.n)),
+                                **settings)
+        bar.close()
+        reports.append(r)
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print(f"\n{model.name} · {ds.name} ({store.n} images) · label column `{label}` "
+                  f"({time.time() - t0:.1f} s; 95 % bootstrap intervals in brackets)")
+            print(summary_table(r).to_string())
+        if r.fold_message:
+            print(f"note: {r.fold_message}")
+        print(r.recommendation)
+    if args.out:
+        long_table(reports).to_csv(args.out, index=False)
+        print(f"\nwrote {args.out}")
+
+
 def _cmd_cache(args: argparse.Namespace) -> None:
     from .store import clear_entries, list_entries
 
@@ -69,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
     pc.add_argument("--device", default=None, help="cpu | cuda | mps (default: best available)")
     pc.set_defaults(func=_cmd_precompute)
+    r = sub.add_parser("report", help="the block report: every metric per block, and the block to use")
+    r.add_argument("--model", default="efficientnet_lite0")
+    r.add_argument("--weights", default=None, help="local .safetensors/.pth file (offline), or 'random'")
+    r.add_argument("--data", default="garments")
+    r.add_argument("--label", action="append", help="label column (repeat for several; default: all)")
+    r.add_argument("--out", default=None, help="write every number (with intervals) to this CSV file")
+    r.add_argument("--folds", type=int, default=5)
+    r.add_argument("--k", type=int, nargs="+", default=None, help="kNN k values (default 1 2 4 8 16)")
+    r.add_argument("--linear", action="store_true", help="also a linear probe (slower)")
+    r.add_argument("--no-clustering", action="store_true", help="skip UMAP + HDBSCAN (ARI, AMI, silhouette)")
+    r.add_argument("--reducer", choices=["umap", "pca"], default="umap", help="space HDBSCAN clusters in")
+    r.add_argument("--queries", type=int, default=500, help="random queries for precision@10")
+    r.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the intervals")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default=None)
+    r.set_defaults(func=_cmd_report)
     c = sub.add_parser("cache", help="list or clear cached descriptors")
     c.add_argument("action", choices=["list", "clear"])
     c.add_argument("entry", nargs="?", default=None, help="entry name or prefix to clear (default: all)")

@@ -76,9 +76,15 @@ def block_report(
     primary: str = "knn",
     random_state: int = 0,
     progress: Callable[[float, str], None] | None = None,
+    embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> BlockReport:
     """Score every block for one label column. Raise from ``progress`` to cancel (the exception
-    propagates unchanged). All blocks use the same folds and the same retrieval queries."""
+    propagates unchanged). All blocks use the same folds and the same retrieval queries.
+
+    embeddings: optional {block name: reduced space} to cluster instead of reducing here (the
+    reduction does not depend on the labels, so a caller reporting several label columns can
+    compute it once per block; it must be what reducer / n_components / n_neighbors describe).
+    Looked up only when that block's clustering stage starts."""
     if not blocks:
         raise LayerScopeError("no blocks to compare; extract descriptors first.")
     if primary not in SCORES:
@@ -115,6 +121,7 @@ def block_report(
         if clustering:
             tick(name, "UMAP + HDBSCAN")
             c = cluster_block(X, y, reducer=reducer, n_components=n_components, n_neighbors=n_neighbors,
+                              embedding=None if embeddings is None else embeddings[name],
                               random_state=random_state)
             for score, fn in (("ari", adjusted_rand_score), ("ami", adjusted_mutual_info_score)):
                 low, high = bootstrap_ci(fn, c.codes, c.clusters, n_boot=n_boot_clustering, random_state=random_state)
