@@ -178,3 +178,10 @@ def test_undefined_correlation_distances_do_not_break_the_map(data):
     m = umap_2d(Xz, metric="correlation", n_epochs=30)
     assert m.method == "umap" and np.isfinite(m.coords).all()
     assert any("undefined correlation" in note for note in m.notes)
+
+
+def test_aligned_umaps_reports_progress_per_block(data):
+    X, _ = data
+    calls = []
+    aligned_umaps({"a": X[:40], "b": X[:40]}, n_epochs=20, progress=lambda d, n, name: calls.append((d, n, name)))
+    assert calls == [(1, 2, "a"), (2, 2, "b")]

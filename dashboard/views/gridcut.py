@@ -1,0 +1,197 @@
+"""GridCut: every image in one cell of a near-square grid, neighbours in descriptor space next to
+each other in the grid; thin borders coloured by label, the neighbourhood-preservation score,
+zoom, click a cell for the image, PNG export."""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from analysis.gallery import colour_map, legend_strip, png_bytes, rgb_css, stack_with_legend
+from analysis.gridcut import AUTO_EXACT_COMPARE_MAX_N, EXACT_MAX_N, GridLayout, exact_grid, gridcut, \
+    neighbourhood_preservation
+from analysis.results_cache import cached_arrays
+from analysis.thumbgrid import render_grid
+from dashboard import layouts_shared as L
+from dashboard.state import guard, require_store
+
+PAGE = "gridcut"
+GRID_VERSION = 1
+MAX_SIDE = 4096  # composite side cap (pixels): a bigger picture is slow to send and to draw
+MODES = {"GridCut (fast, any size)": "gridcut", "Exact assignment (one global assignment)": "exact"}
+
+st.header("GridCut: the map as a grid of thumbnails")
+sel, model, ds, store = require_store()
+st.caption("Every image gets its own cell of a near-square grid, placed so that images close in the block's "
+           "UMAP map (hence in descriptor space) are close in the grid: clusters without overlap. The border "
+           "colour is the label. Zoom with the mouse (drag a box; double-click to reset); click a cell for "
+           "the image.")
+
+
+def grid_layout(block: str, b_index: int, params: dict, maps: L.Maps, mode: str, group_col: str | None,
+                compare: bool) -> tuple[GridLayout, float]:
+    """The layout (cached on disk and in process) and its quality in the 2-D map."""
+    parts = {"store": store.key, "block": block, **params, "mode": mode, "groups": group_col,
+             "compare": compare, "version": GRID_VERSION, "maps": L.MAPS_VERSION}
+    key = tuple(sorted((k, str(v)) for k, v in parts.items()))
+    hit = L.memo("grids", 16).get(key)
+    if hit is not None:
+        return hit
+
+    def compute() -> dict[str, np.ndarray]:
+        emb, X = maps[block], store.descriptors(b_index)
+        with st.spinner("Placing the images on the grid…"):
+            if mode == "exact":
+                g = exact_grid(emb, X)
+            else:
+                groups = None if group_col is None else store.labels[group_col].astype(str).to_numpy()
+                g = gridcut(emb, groups, X=X, compare_exact=compare, random_state=params["seed"])
+            q_map = neighbourhood_preservation(emb, g.cell_of, g.cols, g.k, g.radius)
+        return {"cell_of": g.cell_of, "image_at": g.image_at, "shape": np.array([g.rows, g.cols]),
+                "quality": np.array(g.quality), "quality_map": np.array(q_map),
+                "exact_quality": np.array(np.nan if g.exact_quality is None else g.exact_quality),
+                "seconds": np.array(g.seconds), "kr": np.array([g.k, g.radius]),
+                "method": np.array(g.method), "notes": np.array(g.notes or [""])}
+
+    z = cached_arrays("gridcut", parts, compute)
+    eq = float(z["exact_quality"])
+    layout = GridLayout(rows=int(z["shape"][0]), cols=int(z["shape"][1]), cell_of=z["cell_of"], image_at=z["image_at"],
+                        quality=float(z["quality"]), exact_quality=None if np.isnan(eq) else eq,
+                        method=str(z["method"]), seconds=float(z["seconds"]),
+                        notes=[str(s) for s in z["notes"] if str(s)], k=int(z["kr"][0]), radius=int(z["kr"][1]),
+                        quality_space="descriptors")
+    out = (layout, float(z["quality_map"]))
+    L.memo("grids", 16).put(key, out)
+    return out
+
+
+def composite(layout_key: tuple, layout: GridLayout, colour: str, values: np.ndarray, cmap: dict, cell: int):
+    """(picture, display data URI, PNG-with-legend bytes) for colour column `colour`, cached in process."""
+    key = (store.key, layout_key, cell, colour, tuple(cmap.items()))
+    hit = L.memo("composites", 6).get(key)
+    if hit is not None:
+        return hit
+    thumbs = L.thumbs(store)
+    with st.spinner("Drawing the grid…"):
+        border = max(2, cell // 16)
+        pic = render_grid(layout, lambda i: thumbs[i], thumb=cell, border_colours=[cmap[v] for v in values],
+                          border=border)
+        uri = "data:image/png;base64," + base64.b64encode(png_bytes(pic)).decode()
+        legend = legend_strip(list(cmap), list(cmap.values()), width=max(pic.shape[1], 400), title=f"{colour}:")
+        png = png_bytes(stack_with_legend(pic, legend))
+    out = (pic, uri, png)
+    L.memo("composites", 6).put(key, out)
+    return out
+
+
+with guard():
+    top = st.columns([3, 2])
+    with top[0]:
+        block, b_index = L.block_choice(store, PAGE)
+    with top[1]:
+        colour = L.colour_choice(store, sel.label, PAGE, allow_clusters=False)
+    n = store.n
+    opts = st.columns([2, 2, 2, 2])
+    with opts[0]:
+        modes = list(MODES) if n <= EXACT_MAX_N else list(MODES)[:1]
+        mode = MODES[st.radio("Assignment", modes, key=f"{PAGE}_mode",
+                              help="GridCut cuts the map into regions of at most 256 images and solves each "
+                                   "exactly; the exact mode solves one assignment of all images to all cells "
+                                   f"(O(n³): fine up to ~2 500 images, offered up to {EXACT_MAX_N}).")]
+    with opts[1]:
+        compare = False
+        if mode == "gridcut" and n <= EXACT_MAX_N:
+            compare = st.checkbox("Compare with the exact assignment", value=n <= AUTO_EXACT_COMPARE_MAX_N,
+                                  key=f"{PAGE}_compare", help="Also computes the exact layout's score "
+                                  "(under a second up to ~1 200 images, seconds at 2 500).")
+        grouped = mode == "gridcut" and st.checkbox(
+            "Keep each label together", value=False, key=f"{PAGE}_grouped",
+            help="Uses the colour column as groups: each label gets its own block of the grid where the "
+                 "spare cells allow. Off: the grid follows the map only (unsupervised).")
+    with opts[2]:
+        cell = st.select_slider("Cell size (px) — sharper when zoomed", [16, 24, 32, 48, 64], value=48,
+                                key=f"{PAGE}_cell")
+    params = L.umap_params(PAGE)
+    maps = L.aligned_maps(store, params)
+    group_col = colour if grouped else None
+    layout, q_map = grid_layout(block, b_index, params, maps, mode, group_col, compare)
+    layout_key = (block, tuple(sorted(params.items())), mode, group_col, compare)
+
+    side = max(layout.rows, layout.cols)
+    eff_cell = min(cell, max(8, MAX_SIDE // side))
+    if eff_cell < cell:
+        st.caption(f"Cells drawn at {eff_cell} px so the picture stays under {MAX_SIDE} px a side "
+                   f"({layout.rows} × {layout.cols} cells).")
+
+    m = st.columns(4)
+    m[0].metric("Neighbourhood preservation", f"{layout.quality:.3f}",
+                help=f"Share of each image's {layout.k} nearest neighbours (in the block's descriptors) that "
+                     f"lie in the {layout.k} cells around it, averaged over images. 1 = perfect.")
+    if layout.exact_quality is not None:
+        label = "Exact assignment" if mode == "gridcut" else "This is the exact assignment"
+        m[1].metric(label, f"{layout.exact_quality:.3f}")
+        if mode == "gridcut" and layout.quality_ratio is not None:
+            m[2].metric("GridCut keeps", f"{layout.quality_ratio:.1%}", help="of the exact assignment's score")
+    else:
+        m[1].metric("Exact assignment", "—", help="Not computed: tick 'Compare with the exact assignment' "
+                    f"(offered up to {EXACT_MAX_N} images).")
+    m[3].metric("Same score in the 2-D map", f"{q_map:.3f}",
+                help="Neighbours taken in the UMAP map instead of the descriptors: what the grid itself "
+                     "loses; the gap to the first number is lost by the 2-D map.")
+    st.caption(f"{layout.rows} × {layout.cols} cells for {n} images · {layout.method} · laid out in "
+               f"{layout.seconds:.2f} s · {block} · UMAP n_neighbors={params['n_neighbors']}, "
+               f"min_dist={params['min_dist']}, {params['metric']}")
+
+    values = store.labels[colour].astype(str).to_numpy(dtype=object)
+    cmap = colour_map(values)
+    pic, uri, png = composite(layout_key, layout, colour, values, cmap, eff_cell)
+    H, W = pic.shape[:2]
+    rc = layout.row_col()
+    cx, cy = (rc[:, 1] + 0.5) * eff_cell, (rc[:, 0] + 0.5) * eff_cell
+    cd, template = L.hover_data(store, np.arange(n))
+    fig = go.Figure()
+    fig.add_trace(go.Image(source=uri, x0=0, dx=1, y0=0, dy=1, hoverinfo="skip", name="grid"))
+    # Invisible points on the cell centres: hover text, click / box / lasso selection.
+    fig.add_trace(go.Scatter(x=cx, y=cy, mode="markers", customdata=cd, hovertemplate=template, showlegend=False,
+                             name="cells", marker={"size": max(6, min(30, 900 // max(layout.cols, 1))),
+                                                   "color": "rgba(0,0,0,0)", "symbol": "square"}))
+    for name, rgb in cmap.items():  # legend: label -> border colour
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, showlegend=True,
+                                 marker={"size": 12, "symbol": "square", "color": rgb_css(rgb),
+                                         "line": {"color": "#444", "width": 1}}, hoverinfo="skip"))
+    chosen = L.get_selection(store)
+    for i in chosen[:300]:  # outline the linked selection: white halo + black line, unlike any label border
+        r, c = rc[i]
+        for colour_, width in (("white", 7), ("black", 2.5)):
+            fig.add_shape(type="rect", x0=c * eff_cell, x1=(c + 1) * eff_cell, y0=r * eff_cell,
+                          y1=(r + 1) * eff_cell, line={"color": colour_, "width": width}, fillcolor="rgba(0,0,0,0)")
+    height = int(min(1000, max(420, 760 * H / max(W, 1))))
+    fig.update_layout(
+        height=height, dragmode="zoom", margin={"l": 0, "r": 0, "t": 36, "b": 0}, plot_bgcolor="white",
+        legend={"title": {"text": colour}, "itemsizing": "constant", "itemclick": False, "itemdoubleclick": False},
+        xaxis={"visible": False, "range": [0, W], "constrain": "domain"},
+        yaxis={"visible": False, "range": [H, 0], "scaleanchor": "x", "constrain": "domain"},
+    )
+    left, right = st.columns([4, 1])
+    with left:
+        event = st.plotly_chart(fig, key=f"{PAGE}_plot", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                                config={"displaylogo": False, "scrollZoom": True})
+    if L.absorb_selection(store, event):
+        st.rerun()
+    with right:
+        L.show_selection(store, PAGE, max_images=24, single=220, many=64)
+
+    d = st.columns(3)
+    d[0].download_button("Download the grid (PNG, with legend)", png, file_name=f"gridcut_{block.replace(' ', '')}.png",
+                         mime="image/png", key=f"{PAGE}_png")
+    cells = store.labels.copy()
+    cells.insert(0, "image", np.arange(n))
+    cells.insert(1, "row", rc[:, 0])
+    cells.insert(2, "col", rc[:, 1])
+    cells["path"] = store.paths
+    d[1].download_button("Cell of every image (CSV)", cells.to_csv(index=False), file_name="gridcut_cells.csv",
+                         mime="text/csv", key=f"{PAGE}_csv")
+    for note in layout.notes + maps.notes:
+        st.caption(f"ℹ️ {note}")
