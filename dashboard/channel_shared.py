@@ -1,0 +1,89 @@
+"""What the channel explorer and the unit card share: the dataset quantiles behind mask
+thresholds, activation-maximisation images with a progress bar, small cached computations.
+
+Both pages use the same disk-cache keys, so an image rendered on one page is instant on the other.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis import explorer as ex
+from analysis.featureviz import activation_vs_dataset
+from analysis.masks import DEFAULT_LEVELS, ActivationQuantiles, activation_quantiles, channel_mask
+from analysis.results_cache import cached_arrays
+
+QUANTILE_SAMPLE = 64     # dataset images the mask-threshold quantiles are computed on
+QUANTILE_POSITIONS = 256  # spatial positions sampled per image and channel
+PREVIEW_STEPS = 64
+FULL_STEPS = 512
+
+
+def preview_steps() -> int:
+    """Steps of the AM preview (the explorer's control; tests set `am_preview_steps` small)."""
+    return int(st.session_state.get("am_preview_steps", PREVIEW_STEPS))
+
+
+def mask_reference(model, store, block: int) -> ActivationQuantiles:
+    """Quantiles of every channel of `block` over a seeded sample of the dataset, on disk per
+    (store.key, block) — computed once (a few seconds), then read in milliseconds."""
+    idx = ex.sample_indices(store.n, QUANTILE_SAMPLE, random_state=0)
+    parts = {"store": store.key, "block": int(block), "sample": [int(i) for i in idx],
+             "positions": QUANTILE_POSITIONS, "levels": list(DEFAULT_LEVELS), "random_state": 0, "version": 1}
+    paths = store.paths
+
+    def compute() -> dict[str, np.ndarray]:
+        bar = st.progress(0.0, text=f"Activation quantiles of block {block} over {len(idx)} dataset images…")
+        q = activation_quantiles(
+            model, [paths[int(i)] for i in idx], block, positions_per_image=QUANTILE_POSITIONS, random_state=0,
+            progress=lambda d, n: bar.progress(d / n, text=f"Activation quantiles of block {block}: {d} / {n} images"))
+        bar.empty()
+        return ex.quantiles_to_arrays(q)
+
+    return ex.quantiles_from_arrays(cached_arrays("mask_quantiles", parts, compute))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_mask(store_key: str, image_key: str, block: int, channel: int, threshold: float, mode: str,
+                _model, _image):
+    return channel_mask(_model, _image, block, channel, threshold=threshold, quantile=None, mode=mode)
+
+
+def am_units(model, block: int, channels: list[int], settings: ex.AMSettings, what: str) -> list[ex.UnitImage]:
+    """AM images of `channels` (disk-cached per channel); renders the missing ones in one batch
+    under a progress bar."""
+    if ex.is_cached(model, block, channels, settings):
+        return ex.cached_units(model, block, channels, settings)
+    text = f"{what}: {len(channels)} channel(s) of block {block}, {settings.steps} steps"
+    bar = st.progress(0.0, text=text + "…")
+    every = max(1, settings.steps // 100)
+
+    def progress(i: int, n: int, values: np.ndarray) -> None:
+        if i % every == 0 or i == n:
+            bar.progress(i / n, text=f"{text} — step {i} / {n}")
+
+    out = ex.cached_units(model, block, channels, settings, progress=progress)
+    bar.empty()
+    return out
+
+
+def am_table(store, block: int, units: list[ex.UnitImage]) -> pd.DataFrame:
+    """Activation reached vs the dataset's largest descriptor value of each channel."""
+    d = store.descriptors(block)
+    rows = []
+    for u in units:
+        col = np.asarray(d[:, u.channel], dtype=np.float64)
+        t = activation_vs_dataset(u.activation, float(col.max()), dataset_values=col)
+        rows.append({"channel": u.channel, **t.iloc[0].to_dict()})
+    return pd.DataFrame(rows)
+
+
+def am_caption(row: pd.Series) -> str:
+    ratio = row["ratio"]
+    rel = f"{ratio:.1f}× the dataset max" if np.isfinite(ratio) else "dataset max ≤ 0"
+    return f"ch {int(row['channel'])} · activation {row['activation']:.2f} ({rel})"
+
+
+def png_button(label: str, image: np.ndarray, file_name: str, key: str) -> None:
+    st.download_button(label, ex.png_bytes(image), file_name=file_name, mime="image/png", key=key)
