@@ -3,7 +3,6 @@ featureviz, so the pages only read controls and draw.
 
 - `top_classes`: the model's top-k classes with their indices (names alone are ambiguous:
   ImageNet has two "crane" and two "maillot" classes).
-- `image_from_bytes`: an uploaded file through the one image loader (same checks, same errors).
 - `sample_indices`: the seeded sample of dataset images the mask quantiles are computed on.
 - `quantiles_to_arrays` / `quantiles_from_arrays`: masks.ActivationQuantiles <-> plain arrays
   for results_cache (no pickle).
@@ -16,10 +15,7 @@ featureviz, so the pages only read controls and draw.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -54,26 +50,6 @@ def top_classes(model, image: Image.Image, k: int = 5) -> pd.DataFrame:
     idx = [int(j) for j in i]
     return pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "class_index": idx,
                          "name": [model.class_names[j] for j in idx], "probability": v.numpy().astype(float)})
-
-
-def image_from_bytes(data: bytes, name: str = "upload.png") -> Image.Image:
-    """An uploaded file's bytes -> 8-bit RGB PIL image via analysis.images.load_image (same
-    format handling and error messages as dataset images)."""
-    from .images import load_image
-
-    if not data:
-        raise LayerScopeError(f"{name}: the file is empty.")
-    suffix = Path(name).suffix or ".img"
-    fd, tmp = tempfile.mkstemp(suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        try:
-            return load_image(tmp)
-        except LayerScopeError as exc:
-            raise LayerScopeError(str(exc).replace(tmp, name)) from exc
-    finally:
-        os.unlink(tmp)
 
 
 def sample_indices(n: int, k: int, random_state: int = 0) -> np.ndarray:

@@ -64,3 +64,26 @@ def load_image(path: str | Path, max_side: int | None = WORK_SIDE) -> Image.Imag
     except (OSError, SyntaxError, ValueError) as exc:  # PIL's errors for unknown/truncated data
         kind = "not an image PIL can read" if "cannot identify" in str(exc) else f"unreadable ({exc})"
         raise LayerScopeError(f"{path}: {kind}. Remove or replace the file.") from exc
+
+
+def image_from_bytes(data: bytes, name: str = "upload.png") -> Image.Image:
+    """An uploaded file's bytes -> 8-bit RGB, through `load_image` (same formats, same checks).
+
+    Raises LayerScopeError naming the upload (not a temporary file) when it is empty or unreadable.
+    """
+    import os
+    import tempfile
+
+    if not data:
+        raise LayerScopeError(f"{name}: the file is empty.")
+    suffix = Path(name).suffix.lower()
+    fd, tmp = tempfile.mkstemp(suffix=suffix if suffix in IMAGE_EXTENSIONS else ".img")  # PIL reads by content
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            return load_image(tmp)
+        except LayerScopeError as exc:
+            raise LayerScopeError(str(exc).replace(tmp, name)) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)

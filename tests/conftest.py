@@ -64,6 +64,18 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for gradient-heavy test modules: on a shared 2-core machine, two
+    threads under contention ran them about 5x slower. Restored afterwards."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def pytest_sessionfinish(session, exitstatus):
     import shutil
 

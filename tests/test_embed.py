@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis.embed import embed_image, embed_images, image_from_bytes
+from analysis.embed import embed_image, embed_images
+from analysis.images import image_from_bytes
 from analysis.errors import LayerScopeError
 from analysis.images import load_image
 

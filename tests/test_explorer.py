@@ -6,6 +6,7 @@ from PIL import Image
 
 from analysis import explorer as ex
 from analysis.errors import LayerScopeError
+from analysis.images import image_from_bytes
 from analysis.masks import activation_quantiles
 
 TINY = ex.AMSettings(steps=2, image_size=48)
@@ -28,12 +29,12 @@ def test_top_classes_gives_indices_names_and_sorted_probabilities(lite0):
 def test_image_from_bytes_reads_png_and_names_the_upload_when_unreadable():
     buf = io.BytesIO()
     Image.new("RGBA", (20, 10), (255, 0, 0, 255)).save(buf, format="PNG")
-    img = ex.image_from_bytes(buf.getvalue(), "shirt.png")
+    img = image_from_bytes(buf.getvalue(), "shirt.png")
     assert img.mode == "RGB" and img.size == (20, 10) and img.getpixel((0, 0)) == (255, 0, 0)
     with pytest.raises(LayerScopeError, match="shirt.jpg"):
-        ex.image_from_bytes(b"not an image at all", "shirt.jpg")
+        image_from_bytes(b"not an image at all", "shirt.jpg")
     with pytest.raises(LayerScopeError, match="empty"):
-        ex.image_from_bytes(b"", "x.png")
+        image_from_bytes(b"", "x.png")
 
 
 def test_sample_indices_are_seeded_distinct_and_capped():

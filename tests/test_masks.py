@@ -21,14 +21,7 @@ from analysis.models import Model, load_model
 from analysis.receptive import measure_receptive_fields
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: on the shared 2-core machine, 2 threads under contention ran these
-    tests 5x slower. Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny_model() -> Model:

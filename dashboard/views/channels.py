@@ -12,7 +12,7 @@ import streamlit as st
 from analysis import explorer as ex
 from analysis.cam import CAM_METHODS, CLASS_AGNOSTIC, cam_cost, compute_cam, deletion_insertion, overlay
 from analysis.errors import LayerScopeError
-from analysis.images import load_image
+from analysis.images import image_from_bytes, load_image
 from analysis.masks import DEFAULT_LEVELS, top_channels
 from dashboard.channel_shared import (
     FULL_STEPS,
@@ -123,7 +123,7 @@ with c3:
 blk = model.block(block)
 
 with guard():
-    image = load_image(image_key) if source == "dataset" else ex.image_from_bytes(data, image_name)
+    image = load_image(image_key) if source == "dataset" else image_from_bytes(data, image_name)
     disp = model.preprocess_display(image)
     top = channels_for_image(store.key, image_key, block, model, image)
 

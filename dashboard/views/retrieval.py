@@ -7,7 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 from analysis.bootstrap import bootstrap_ci
-from analysis.embed import embed_image, image_from_bytes
+from analysis.embed import embed_image
+from analysis.images import image_from_bytes
 from analysis.neighbours import nearest
 from analysis.retrieval import combined_precision_at_k, combined_ranking, precision_at_k
 from dashboard.state import guard, require_store
