@@ -15,7 +15,7 @@ Two solvers are wrapped:
   Still 2-60x slower than scipy on grid costs (faster only on uniform random costs).
 
 ``"auto"`` picks scipy: it was the faster solver on every grid cost we measured and
-never stalled (see ``benchmarks/layouts.py`` and ``docs/sections/layouts.md``).
+never stalled (see ``benchmarks/layouts.py`` and the README's layouts section).
 """
 from __future__ import annotations
 

@@ -323,7 +323,7 @@ def _groups(emb, groups, n_groups, n, leaf_size, random_state, notes) -> np.ndar
     if n <= leaf_size:
         return np.zeros(n, dtype=np.int64)  # one leaf: groups would not change anything
     if n_groups is None:
-        n_groups = 1  # k-means groups measured no better than the plain kd cut (docs/sections)
+        n_groups = 1  # k-means groups measured no better than the plain kd cut (README, layouts section)
     n_groups = int(min(max(n_groups, 1), n))
     if n_groups == 1:
         return np.zeros(n, dtype=np.int64)
