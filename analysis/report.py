@@ -8,7 +8,8 @@ Confidence intervals (95 %, percentile bootstrap, seeded):
   resampling images, conditional on the trained folds (fold-to-fold training variation is not
   included; the fold std is in the ProbeResult).
 * ARI / AMI: over images, resampling (label, cluster) pairs of the one HDBSCAN run
-  (conditional on that clustering; HDBSCAN/UMAP are not refitted).
+  (conditional on that clustering; HDBSCAN/UMAP are not refitted), each drawn image kept once
+  (duplicates would agree with themselves and inflate pair-counting scores).
 * precision@k: over the random queries.
 * silhouette: no interval (it is O(n²) per resample).
 "±" in the recommendation is half the width of that interval.
@@ -124,7 +125,8 @@ def block_report(
                               embedding=None if embeddings is None else embeddings[name],
                               random_state=random_state)
             for score, fn in (("ari", adjusted_rand_score), ("ami", adjusted_mutual_info_score)):
-                low, high = bootstrap_ci(fn, c.codes, c.clusters, n_boot=n_boot_clustering, random_state=random_state)
+                low, high = bootstrap_ci(fn, c.codes, c.clusters, n_boot=n_boot_clustering, random_state=random_state,
+                                         distinct=True)
                 row.update({score: getattr(c, score), f"{score}_low": low, f"{score}_high": high})
             row.update(silhouette=c.silhouette, silhouette_labels=c.silhouette_labels, noise_fraction=c.noise_fraction)
         tick(name, f"precision@{retrieval_k}")
