@@ -8,7 +8,9 @@ optional group per image (labels, HDBSCAN clusters, or k-means clusters of the e
 cut) and optionally the original descriptors ``X``.
 
 Grid: ``cols = ceil(sqrt(n))``, ``rows = ceil(n / cols)``; cell ``(r, c)`` has flat index
-``r * cols + c``, row 0 at the top. ``rows * cols - n`` (< cols) cells stay empty. Embedding x
+``r * cols + c``, row 0 at the top. Images fill the first n cells in reading order: the
+``rows * cols - n`` (< cols) spare cells are the right end of the bottom row, like the last
+line of a paragraph, never holes inside the picture. Embedding x
 runs along the columns, embedding y up the rows (high y = top), so the grid reads like the
 scatter plot it came from.
 
@@ -18,17 +20,16 @@ Step 0, scale: the embedding is mapped onto the grid box, each axis by rank (qua
 share a rank) so that the points fill the box as evenly as the cells do; ``scaling="minmax"``
 keeps the raw proportions instead.
 
-Step 1, cut (recursive kd-style bisection): a node is a rectangle of cells plus the images it
-must hold (never more images than cells). A node with more than ``leaf_size`` images is cut
+Step 1, cut (recursive kd-style bisection): a node is a rectangle of cells plus exactly as
+many images as it has used cells. A node with more than ``leaf_size`` images is cut
 across its longer side into two rectangles of k and L-k whole lines (L = lines along that
 side). Its images are ordered along that axis *group by group* (groups ordered by their mean
-coordinate, images inside a group by coordinate) and the first m go to the first rectangle.
-k and m are chosen so both sides fit (m <= k*h and n-m <= (L-k)*h, h = other side) with
-ceil(L/5) <= k <= L-ceil(L/5), preferring a cut exactly on a group boundary, and otherwise the
-cut that splits off the smallest sliver of one group; ties go to the most balanced k. Inside
-each side the cut axis is rescaled to that side's extent (the other axis keeps the parent's
-scale), so neighbours across a cut line land next to it on both sides. The grid's spare cells
-(< cols of them) only add slack to where cuts can fall; when no group boundary fits, a group is
+coordinate, images inside a group by coordinate) and the first m go to the first rectangle,
+m = the used cells of that rectangle. k is chosen with ceil(L/5) <= k <= L-ceil(L/5),
+preferring a cut exactly on a group boundary, and otherwise the cut that splits off the
+smallest sliver of one group; ties go to the most balanced k. Inside each side the cut axis
+is rescaled to that side's extent (the other axis keeps the parent's scale), so neighbours
+across a cut line land next to it on both sides. When no group boundary fits, a group is
 split between two adjacent rectangles along the cut line. Groups larger than a leaf are split
 the same way, which keeps every assignment small.
 
@@ -219,7 +220,7 @@ def exact_grid(
     t0 = time.perf_counter()
     rows, cols = grid_shape(n)
     P = _scale_to_grid(emb, rows, cols, scaling)
-    cell_of = _assign_leaf(P, np.arange(n), (0, 0, rows, cols), cols, method)
+    cell_of = _assign_leaf(P, np.arange(n), (0, 0, rows, cols), cols, method, n)
     seconds = time.perf_counter() - t0
     layout = _make_layout(cell_of, rows, cols, [np.arange(n)], [(0, 0, rows, cols)], "exact",
                           seconds, [], k, radius, method)
@@ -272,7 +273,7 @@ def gridcut(
     leaves = _cut(P, g, rows, cols, leaf_size, scaling)
     cell_of = np.empty(n, dtype=np.int64)
     for items, rect in leaves:
-        cell_of[items] = _assign_leaf(P, items, rect, cols, method)
+        cell_of[items] = _assign_leaf(P, items, rect, cols, method, n)
     seconds = time.perf_counter() - t0
     if len(leaves) > 1:
         notes.append(f"Cut into {len(leaves)} regions of at most {leaf_size} images.")
@@ -363,8 +364,10 @@ def _scale_to_grid(emb: np.ndarray, rows: int, cols: int, scaling: str) -> np.nd
 def _cut(P: np.ndarray, g: np.ndarray, rows: int, cols: int, leaf_size: int, scaling: str):
     """Recursive bisection (explicit stack). Rewrites P's cut-axis coordinates per side.
     Returns [(items, (r0, c0, h, w)), ...] with len(items) <= h * w."""
+    n = P.shape[0]
+    used = (np.arange(rows * cols) < n).reshape(rows, cols)  # the first n cells in reading order
     leaves = []
-    stack = [(np.arange(P.shape[0]), (0, 0, rows, cols))]
+    stack = [(np.arange(n), (0, 0, rows, cols))]
     while stack:
         items, rect = stack.pop()
         r0, c0, h, w = rect
@@ -372,8 +375,13 @@ def _cut(P: np.ndarray, g: np.ndarray, rows: int, cols: int, leaf_size: int, sca
         if n_s <= leaf_size:
             leaves.append((items, rect))
             continue
+        box = used[r0:r0 + h, c0:c0 + w]
         axis = 0 if w >= h else 1  # 0: cut columns (x), 1: cut rows
-        L, other = (w, h) if axis == 0 else (h, w)
+        cap = np.cumsum(box.sum(axis=0) if axis == 0 else box.sum(axis=1))[:-1]  # used cells left of line k
+        if not ((cap >= 1) & (cap <= n_s - 1)).any():  # e.g. a ragged bottom strip: cut the other way
+            axis = 1 - axis
+            cap = np.cumsum(box.sum(axis=0) if axis == 0 else box.sum(axis=1))[:-1]
+        L = w if axis == 0 else h
         coord = P[items, axis]
         gl, inv = np.unique(g[items], return_inverse=True)
         counts = np.bincount(inv)
@@ -383,7 +391,7 @@ def _cut(P: np.ndarray, g: np.ndarray, rows: int, cols: int, leaf_size: int, sca
         order = np.lexsort((items, coord, grank[inv]))  # items: deterministic tie-break
         items = items[order]
         bounds = np.cumsum(counts[np.argsort(gmean, kind="stable")])[:-1]
-        k, m = _choose_cut(L, other, n_s, h * w - n_s, bounds)
+        k, m = _choose_cut(L, cap, n_s, bounds)
         a = c0 if axis == 0 else r0
         left, right = items[:m], items[m:]
         P[left, axis] = _scale_axis(P[left, axis], a + 0.5, a + k - 0.5, scaling)
@@ -397,15 +405,18 @@ def _cut(P: np.ndarray, g: np.ndarray, rows: int, cols: int, leaf_size: int, sca
     return leaves
 
 
-def _choose_cut(L: int, other: int, n_s: int, empty: int, bounds: np.ndarray) -> tuple[int, int]:
-    """Pick k lines and m items for the first side (see module docstring)."""
+def _choose_cut(L: int, cap: np.ndarray, n_s: int, bounds: np.ndarray) -> tuple[int, int]:
+    """Pick k lines for the first side (see module docstring); it takes m = cap[k-1] images,
+    the used cells in its k lines."""
     margin = max(1, math.ceil(L / 5))
     ks = np.arange(margin, L - margin + 1) if L - margin >= margin else np.arange(1, L)
     ks = ks[(ks >= 1) & (ks <= L - 1)]
-    lo = np.maximum(ks * other - empty, 1)
-    hi = np.minimum(ks * other, n_s - 1)
-    ok = lo <= hi
-    ks, lo, hi = ks[ok], lo[ok], hi[ok]
+    ok = (cap[ks - 1] >= 1) & (cap[ks - 1] <= n_s - 1)
+    if not ok.any():  # the balanced window has no feasible line: allow any line
+        ks = np.arange(1, L)
+        ok = (cap[ks - 1] >= 1) & (cap[ks - 1] <= n_s - 1)
+    ks = ks[ok]
+    lo = hi = cap[ks - 1]
     if ks.size == 0:  # cannot happen for n_s > 1 and L >= 2; kept as a guard
         raise LayerScopeError("GridCut could not split a region; please report this input.")
     if bounds.size:
@@ -418,16 +429,18 @@ def _choose_cut(L: int, other: int, n_s: int, empty: int, bounds: np.ndarray) ->
         m_k = m_c[np.arange(ks.size), best_c]
         sliver_k = sliver[np.arange(ks.size), best_c]
     else:
-        # One group: spread the spare cells in proportion to the two sides.
-        m_k = np.clip(ks * other - np.round(empty * ks / L).astype(np.int64), lo, hi)
+        m_k = lo
         sliver_k = np.zeros(ks.size)
     i = np.lexsort((np.abs(2 * ks - L), sliver_k))[0]
     return int(ks[i]), int(m_k[i])
 
 
-def _assign_leaf(P: np.ndarray, items: np.ndarray, rect, cols: int, method: str) -> np.ndarray:
+def _assign_leaf(P: np.ndarray, items: np.ndarray, rect, cols: int, method: str, n: int) -> np.ndarray:
+    """Exact assignment of `items` to the used cells (flat index < n) of `rect`."""
     r0, c0, h, w = rect
     rr, cc = np.divmod(np.arange(h * w), w)
+    keep = (r0 + rr) * cols + (c0 + cc) < n
+    rr, cc = rr[keep], cc[keep]
     centres = np.stack([c0 + cc + 0.5, r0 + rr + 0.5], axis=1)
     p = P[items]
     # Two (m x cells) terms instead of an (m x cells x 2) temporary: half the peak memory.

@@ -315,3 +315,11 @@ def test_precomputed_neighbours_give_the_same_quality_and_are_reused():
         neighbourhood_preservation(None, a.cell_of, a.cols)
     with pytest.raises(LayerScopeError):
         gridcut(emb, X=X, knn=knn[:, :3])
+
+
+@pytest.mark.parametrize("n", [3, 10, 50, 1000, 1030])
+def test_spare_cells_are_the_end_of_the_bottom_row_never_holes(n):
+    emb = np.random.default_rng(n).normal(size=(n, 2))
+    for layout in (gridcut(emb, leaf_size=64), exact_grid(emb)):
+        used = layout.image_at >= 0
+        assert used.sum() == n and used[:n].all() and not used[n:].any()

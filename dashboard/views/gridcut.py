@@ -18,7 +18,7 @@ from dashboard import layouts_shared as L
 from dashboard.state import guard, require_store
 
 PAGE = "gridcut"
-GRID_VERSION = 1
+GRID_VERSION = 2  # 2: spare cells at the end of the bottom row
 MAX_SIDE = 4096  # composite side cap (pixels): a bigger picture is slow to send and to draw
 MODES = {"GridCut (fast, any size)": "gridcut", "Exact assignment (one global assignment)": "exact"}
 
