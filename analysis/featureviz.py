@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import LayerScopeError
+from .hooks import StopForward
 from .models import holds_model_lock
 
 Key = int | str  # a 1-based block index, or "logits"
@@ -375,10 +376,6 @@ def blur(weight: float = 1.0) -> Regularizer:
 # ---------------------------------------------------------------------------------------------
 # The render loop
 # ---------------------------------------------------------------------------------------------
-class _Stop(Exception):
-    """Raised inside a hook to skip the rest of the forward pass."""
-
-
 @dataclass
 class RenderResult:
     images: np.ndarray            # (B, H, W, 3) uint8, the final images (untransformed)
@@ -423,7 +420,7 @@ class _Activations:
                     return
                 self.store[b] = o
                 if stop:
-                    raise _Stop
+                    raise StopForward
 
             self.handles.append(self.model.module(b).register_forward_hook(hook))
         return self
@@ -438,7 +435,7 @@ class _Activations:
         self.store.clear()
         try:
             self.store["logits"] = self.model.net(x)
-        except _Stop:
+        except StopForward:
             pass
 
         def fetch(key: Key) -> torch.Tensor:

@@ -13,7 +13,6 @@ reference, of this image's own map.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,6 +25,7 @@ from PIL import Image
 
 from .blocks import Block
 from .errors import LayerScopeError
+from .hooks import forward_until
 from .models import holds_model_lock
 
 MODES = ("receptive", "upsample")
@@ -34,35 +34,14 @@ DEFAULT_LEVELS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999)
 ImageLike = Image.Image | str | Path
 
 
-class _Stop(Exception):
-    """Raised inside a hook to skip the rest of the forward pass."""
-
-
 @holds_model_lock
 def block_activations(model, x: torch.Tensor, block: int) -> torch.Tensor:
     """(B, C, h, w) output of `block` for a normalised batch, stopping the forward pass there.
 
     Keeps the autograd graph when grad is enabled (used by featureviz as well)."""
-    module = model.module(block)
-    out: list[torch.Tensor] = []
-    owner = threading.get_ident()
-
-    def hook(_m, _a, o):
-        if threading.get_ident() != owner:  # another session's forward on a shared model: leave it alone
-            return
-        out.append(o)
-        raise _Stop
-
-    h = module.register_forward_hook(hook)
-    try:
-        model.net(x.to(model.device))
-    except _Stop:
-        pass
-    finally:
-        h.remove()
-    if not out:
+    y = forward_until(model.net, model.module(block), x.to(model.device))
+    if y is None:
         raise LayerScopeError(f"{model.block(block).name} ({model.block(block).module}) never ran.")
-    y = out[0]
     if not isinstance(y, torch.Tensor) or y.ndim != 4:
         raise LayerScopeError(
             f"{model.block(block).name} outputs {getattr(y, 'shape', type(y))}, not (B, C, h, w) maps; "

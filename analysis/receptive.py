@@ -16,33 +16,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .hooks import forward_until
+
 
 @dataclass(frozen=True)
 class ReceptiveField:
     size: int      # side of the square field in input pixels (clipped to probe size)
     offset: float  # input coordinate of the field centre for output position 0: centre = offset + i*stride
     clipped: bool  # True when the field reached the probe's border (true size is larger)
-
-
-def _block_output(net: nn.Module, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    out: list[torch.Tensor] = []
-
-    def hook(_m, _i, o):
-        out.append(o)
-        raise _Stop
-
-    h = module.register_forward_hook(hook)
-    try:
-        net(x)
-    except _Stop:
-        pass
-    finally:
-        h.remove()
-    return out[0]
-
-
-class _Stop(Exception):
-    """Raised inside a hook to skip the rest of the forward pass."""
 
 
 def geometry_copy(net: nn.Module) -> nn.Module:
@@ -97,7 +78,7 @@ def _measure(net: nn.Module, module: nn.Module, stride: int, probe_size: int) ->
     width = max(32, 2 * stride)
     x = (torch.rand(1, 3, probe_size, width) + 1.0).mul_(1e-4).requires_grad_(True)
     with torch.enable_grad():
-        y = _block_output(net, module, x)
+        y = forward_until(net, module, x)
         if y.ndim != 4:  # token outputs (ViT): every token sees the whole image
             return ReceptiveField(size=probe_size, offset=probe_size / 2, clipped=True)
         ci = y.shape[-2] // 2

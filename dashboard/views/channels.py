@@ -2,14 +2,13 @@
 channel, activation maximisation of channels, and a link to each channel's unit card."""
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from analysis import explorer as ex
+from dashboard.which_block import upload_digest
 from analysis.cam import CAM_METHODS, CLASS_AGNOSTIC, cam_cost, compute_cam, deletion_insertion, overlay
 from analysis.errors import LayerScopeError
 from analysis.images import image_from_bytes, load_image
@@ -112,7 +111,7 @@ with c2:
             st.info("Upload a photo (PNG / JPEG / WebP …) to look inside the network with it.")
             st.stop()
         data = up.getvalue()
-        image_key = "upload:" + hashlib.sha256(data).hexdigest()[:16]
+        image_key = "upload:" + upload_digest(data)
         image_name = up.name
 with c3:
     if st.session_state.get("ch_block", n_blocks) not in range(1, n_blocks + 1):
