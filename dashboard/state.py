@@ -65,21 +65,30 @@ def get_dataset(spec: str) -> Dataset:
 
 
 @st.cache_resource(max_entries=8)
-def _open_store(path: str) -> Store | None:
+def _open_store(path: str) -> tuple[Store | None, str | None]:
     # Keyed by the entry folder, itself keyed by model+weights+preprocessing+dataset content.
+    # Verified (checksums) once here, not on every rerun; a corrupt entry is removed with a message.
     from analysis.store import open_entry
 
-    store, _ = open_entry(Path(path))
-    return store
+    return open_entry(Path(path))
+
+
+def _entry(model: Model, dataset: Dataset) -> tuple[Store | None, str | None]:
+    path = entry_dir(model, dataset)
+    store, problem = _open_store(str(path))
+    if (store is None) == path.is_dir():  # computed (e.g. by the CLI) or removed since it was cached
+        _open_store.clear()
+        store, problem = _open_store(str(path))
+    return store, problem
 
 
 def get_store(model: Model, dataset: Dataset) -> Store | None:
-    path = entry_dir(model, dataset)
-    store = _open_store(str(path))
-    if store is not None and not path.is_dir():  # removed from disk (cache clear) since cached
-        _open_store.clear()
-        store = None
-    return store
+    return _entry(model, dataset)[0]
+
+
+def store_problem(model: Model, dataset: Dataset) -> str | None:
+    """Why the cached descriptors were dropped (corrupt), if they were."""
+    return _entry(model, dataset)[1]
 
 
 def compute_store(model: Model, dataset: Dataset) -> Store:

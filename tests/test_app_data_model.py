@@ -35,3 +35,41 @@ def test_unavailable_model_weights_show_how_to_fix(tmp_path):
     at = run_page(model_custom="resnet50", weights=str(tmp_path / "missing.pth"))
     assert not at.exception
     assert any("Weights file not found" in e.value for e in at.error)
+
+
+def _folder(tmp_path):
+    from PIL import Image
+
+    for name, rgb in (("red", (200, 20, 20)), ("blue", (20, 20, 200))):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.new("RGB", (48, 48), tuple(min(255, c + 10 * i) for c in rgb)).save(tmp_path / name / f"{i}.png")
+    return tmp_path
+
+
+def test_descriptors_computed_by_the_cli_while_the_app_is_open_are_picked_up(tmp_path):
+    from analysis.data import open_folder
+    from analysis.extract import extract
+    from analysis.models import load_model
+
+    root = _folder(tmp_path)
+    at = run_page(dataset="image folder or CSV…", data_path=str(root))
+    assert any(b.label == "Compute descriptors" for b in at.button)
+    extract(load_model("efficientnet_lite0"), open_folder(root))  # what `python -m analysis precompute` does
+    at.run()
+    assert not errors(at) and any("Cached: 6 images" in s.value for s in at.success)
+
+
+def test_corrupted_descriptors_are_dropped_with_a_message(tmp_path):
+    from analysis.data import open_folder
+    from analysis.extract import extract
+    from analysis.models import load_model
+
+    root = _folder(tmp_path)
+    store = extract(load_model("efficientnet_lite0"), open_folder(root))
+    f = store.path / "block_2.npy"
+    f.write_bytes(f.read_bytes()[:-16] + bytes(16))
+    at = run_page(dataset="image folder or CSV…", data_path=str(root))
+    assert not at.exception
+    assert any("corrupted" in w.value for w in at.warning)
+    assert any(b.label == "Compute descriptors" for b in at.button)

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.state import compute_store, current, get_store, guard, status_text
+from dashboard.state import compute_store, current, get_store, guard, status_text, store_problem
 
 st.header("Data & model")
 sel, model, ds = current()
@@ -35,8 +35,7 @@ with right:
     st.table(blocks.set_index("block"))
 
 st.subheader("Descriptors")
-status, note = status_text(model, ds)
-store = get_store(model, ds)
+store = get_store(model, ds)  # held by st.cache_resource: verified once, not on every rerun
 if store is not None:
     prov = store.manifest["provenance"]
     st.success(f"Cached: {store.n} images × {len(store.blocks)} blocks · computed on {prov['device']} in "
@@ -44,10 +43,12 @@ if store is not None:
     for f in store.failures:
         st.warning(f"Unreadable, left out: {f['path']} — {f['reason']}")
 else:
+    status, note = status_text(model, ds)
     st.info({"partial": f"Partly computed ({note}). Press the button to finish.",
              "missing": "Not computed yet for this model and dataset."}.get(status, note or status))
-    if note and status == "missing":
-        st.warning(note)
+    problem = store_problem(model, ds)
+    if problem:
+        st.warning(problem)
     if st.button("Compute descriptors", type="primary"):
         with guard():
             store = compute_store(model, ds)
