@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Quick start 1: install what is needed, compute the built-in descriptors once, open the dashboard.
+# Serves on 127.0.0.1 only; ADDRESS=0.0.0.0 bash run.sh serves a class network (see README, Security).
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
 source scripts/env.sh
-.venv/bin/python -m analysis precompute --model efficientnet_lite0 --data garments
-exec .venv/bin/python -m streamlit run dashboard/app.py --server.headless true \
-  --server.port "${PORT:-8501}" --server.address "${ADDRESS:-0.0.0.0}" "$@"
+.venv/bin/layerscope precompute --model efficientnet_lite0 --data garments
+exec .venv/bin/layerscope app --port "${PORT:-8501}" --address "${ADDRESS:-127.0.0.1}" "$@"

@@ -5,8 +5,8 @@ them or copies them whole; work is done in row chunks.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 from numpy.typing import ArrayLike

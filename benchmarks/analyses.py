@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
+from sklearn.cluster import HDBSCAN
+from sklearn.neighbors import KNeighborsClassifier
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from sklearn.cluster import HDBSCAN  # noqa: E402
-from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
-
-from analysis.folds import plan_folds  # noqa: E402
-from analysis.probes import KS, knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv  # noqa: E402
-from analysis.reduction import reduce  # noqa: E402
-from analysis.report import block_report  # noqa: E402
+from analysis.probes.classifiers import KS, knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv
+from analysis.probes.folds import plan_folds
+from analysis.probes.reduction import reduce
+from analysis.probes.report import block_report
 
 
 def descriptors(n: int, d: int, separation: float = 1.0, n_classes: int = 10, seed: int = 0):

@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 from PIL import Image
 from skimage import data
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from analysis.cam import CAM_METHODS, compute_cam, deletion_insertion  # noqa: E402
-from analysis.featureviz import visualize_channels  # noqa: E402
-from analysis.masks import channel_mask  # noqa: E402
-from analysis.models import load_model  # noqa: E402
+from analysis.inspect.cam import CAM_METHODS, compute_cam, deletion_insertion
+from analysis.inspect.featureviz import visualize_channels
+from analysis.inspect.masks import channel_mask
+from analysis.models.model import load_model
 
 
 def timed(fn, repeat: int) -> float:

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from analysis.data import open_dataset  # noqa: E402
-from analysis.extract import Pooler, choose_precision  # noqa: E402
-from analysis.images import load_image  # noqa: E402
-from analysis.models import load_model  # noqa: E402
+from analysis.data.datasets import open_dataset
+from analysis.data.images import load_image
+from analysis.descriptors.extract import Pooler, choose_precision
+from analysis.models.model import load_model
 
 
 def main() -> None:

@@ -6,7 +6,7 @@
 
 Data: 10 classes in 256-D, post-ReLU-like, 4 sub-modes per class, low intrinsic dimension
 (16-D) plus isotropic noise -- the shape of real block descriptors. The embedding is our
-seeded UMAP (analysis.layouts.umap_2d). Quality = neighbourhood preservation (k=8 nearest
+seeded UMAP (analysis.layouts.umap_maps.umap_2d). Quality = neighbourhood preservation (k=8 nearest
 neighbours in the 256-D descriptors found within the 8 surrounding cells), also shown in the
 2-D embedding ("q_emb") to isolate what the grid itself loses.
 """
@@ -19,11 +19,9 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from analysis.assignment import assignment_cost, solve_assignment  # noqa: E402
-from analysis.gridcut import exact_grid, gridcut, neighbourhood_preservation  # noqa: E402
-from analysis.layouts import umap_2d, warm_up  # noqa: E402
+from analysis.layouts.assignment import assignment_cost, solve_assignment
+from analysis.layouts.gridcut import exact_grid, gridcut, neighbourhood_preservation
+from analysis.layouts.umap_maps import umap_2d, warm_up
 
 
 def descriptors(n: int, d: int = 256, n_classes: int = 10, seed: int = 0):
@@ -48,9 +46,9 @@ def _lapjv_float64_seconds(cost, size, limit):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cost.npy")
         np.save(path, sq)
-        code = ("import numpy as np, time; from lapjv import lapjv; c = np.load(%r); "
+        code = (f"import numpy as np, time; from lapjv import lapjv; c = np.load({path!r}); "
                 "t = time.perf_counter(); lapjv(c, force_doubles=True); "
-                "print(f'{time.perf_counter() - t:.2f} s')" % path)
+                "print(f'{time.perf_counter() - t:.2f} s')")
         try:
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=limit)
             return out.stdout.strip() or out.stderr.strip()[-200:]
@@ -111,7 +109,7 @@ def main() -> None:
     for n in (256, 1000) + ((2500,) if args.full else ()):
         X, _ = descriptors(n, seed=1)
         emb = umap_2d(X, random_state=0).coords
-        from analysis.gridcut import _scale_to_grid, grid_shape
+        from analysis.layouts.gridcut import _scale_to_grid, grid_shape
 
         rows, cols = grid_shape(n)
         P = _scale_to_grid(emb.astype(np.float64), rows, cols, "rank")

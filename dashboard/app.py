@@ -1,14 +1,11 @@
 """LayerScope: `streamlit run dashboard/app.py`. Navigation + the shared sidebar."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from dashboard.state import sidebar  # noqa: E402
+from dashboard.state import sidebar
 
 st.set_page_config(page_title="LayerScope", page_icon="🔬", layout="wide")
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis import explorer as ex
-from analysis.featureviz import activation_vs_dataset
-from analysis.masks import DEFAULT_LEVELS, ActivationQuantiles, activation_quantiles, channel_mask
-from analysis.results_cache import cached_arrays
+from analysis.descriptors.results_cache import cached_arrays
+from analysis.inspect import explorer as ex
+from analysis.inspect.featureviz import activation_vs_dataset
+from analysis.inspect.masks import DEFAULT_LEVELS, ActivationQuantiles, activation_quantiles, channel_mask
 
 QUANTILE_SAMPLE = 64     # dataset images the mask-threshold quantiles are computed on
 QUANTILE_POSITIONS = 256  # spatial positions sampled per image and channel

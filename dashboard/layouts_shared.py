@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.clustering import cluster_block
-from analysis.gallery import cluster_names, selected_indices, thumbnails
-from analysis.layouts import METRICS, aligned_umaps, warm_up
-from analysis.results_cache import cached_arrays
-from analysis.store import Store
+from analysis.descriptors.results_cache import cached_arrays
+from analysis.descriptors.store import Store
+from analysis.layouts.gallery import cluster_names, selected_indices, thumbnails
+from analysis.layouts.umap_maps import METRICS, aligned_umaps, warm_up
+from analysis.probes.clustering import cluster_block
 
 SHARED = "layout_params"
 CLUSTER = "HDBSCAN cluster (on this map)"

@@ -4,22 +4,19 @@ Models, datasets and memory-mapped stores go through st.cache_resource (no copie
 """
 from __future__ import annotations
 
-import sys
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `analysis` importable from `streamlit run`
-
-from analysis.data import Dataset, open_dataset  # noqa: E402
-from analysis.errors import LayerScopeError  # noqa: E402
-from analysis.extract import cache_status, extract  # noqa: E402
-from analysis.models import BUILTIN, SUGGESTED, Model, load_model  # noqa: E402
-from analysis.store import Store, entry_dir  # noqa: E402
+from analysis.data.datasets import Dataset, open_dataset
+from analysis.descriptors.extract import cache_status, extract
+from analysis.descriptors.store import Store, entry_dir
+from analysis.errors import LayerScopeError
+from analysis.models.model import BUILTIN, SUGGESTED, Model, load_model
 
 DATASETS = {
     "garments (built-in, 1000 images)": "garments",
@@ -68,7 +65,7 @@ def get_dataset(spec: str) -> Dataset:
 def _open_store(path: str) -> tuple[Store | None, str | None]:
     # Keyed by the entry folder, itself keyed by model+weights+preprocessing+dataset content.
     # Verified (checksums) once here, not on every rerun; a corrupt entry is removed with a message.
-    from analysis.store import open_entry
+    from analysis.descriptors.store import open_entry
 
     return open_entry(Path(path))
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analysis.descriptors.store import Store
 from analysis.errors import LayerScopeError
-from analysis.store import Store
 
 CAMERA = ("Figures: use the camera icon in the plot's toolbar (“Download plot as png”) to save a PNG; "
           "server-side image export (kaleido) is not installed.")
@@ -103,8 +103,8 @@ def fold_note(message: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _prototype_per_block(key: str, label: str, _store: Store) -> list[float]:
-    from analysis.folds import plan_folds
-    from analysis.probes import prototype_cv
+    from analysis.probes.classifiers import prototype_cv
+    from analysis.probes.folds import plan_folds
 
     y = _store.labels[label].to_numpy()
     plan = plan_folds(y, n_splits=5, random_state=0)

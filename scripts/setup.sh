@@ -11,11 +11,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing requirements (first time: ~3 GB, a few minutes)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
   .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+  # The project itself, editable: `import analysis` from anywhere and the `layerscope` command.
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
   echo "$want" > "$stamp"
 else
   echo "[setup] requirements already installed"

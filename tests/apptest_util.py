@@ -24,9 +24,9 @@ def run_page(page: str | None = None, dataset: str = SMALL, timeout: float = 300
 
 def ensure_small_store():
     """Descriptors of the 200-image demo set under the built-in model (computed once, cached)."""
-    from analysis.data import open_dataset
-    from analysis.extract import extract
-    from analysis.models import load_model
+    from analysis.data.datasets import open_dataset
+    from analysis.descriptors.extract import extract
+    from analysis.models.model import load_model
 
     return extract(load_model("efficientnet_lite0"), open_dataset("garments:n=200"))
 

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 # A fresh cache per test session: no result of an earlier run can make a test pass or fail.
 os.environ["LAYERSCOPE_CACHE"] = tempfile.mkdtemp(prefix="layerscope-tests-")
 os.environ.setdefault("LAYERSCOPE_DEVICE", "cpu")  # tests are about behaviour, not the GPU
@@ -18,21 +16,21 @@ os.environ.setdefault("LAYERSCOPE_DEVICE", "cpu")  # tests are about behaviour, 
 @pytest.fixture(scope="session")
 def lite0():
     """The built-in real ImageNet model (offline), loaded once."""
-    from analysis.models import load_model
+    from analysis.models.model import load_model
 
     return load_model("efficientnet_lite0")
 
 
 @pytest.fixture(scope="session")
 def small_garments():
-    from analysis.data import open_dataset
+    from analysis.data.datasets import open_dataset
 
     return open_dataset("garments:n=40,size=128,seed=3")
 
 
 @pytest.fixture(scope="session")
 def small_store(lite0, small_garments):
-    from analysis.extract import extract
+    from analysis.descriptors.extract import extract
 
     return extract(lite0, small_garments, batch_size=16)
 
@@ -40,7 +38,7 @@ def small_store(lite0, small_garments):
 @pytest.fixture(scope="session")
 def app_url():
     """The app as the README starts it (bash run.sh), shared by every browser test."""
-    from browser import chromium_available, start_app, stop_app
+    from tests.browser import chromium_available, start_app, stop_app
 
     if not chromium_available():
         if os.environ.get("CI"):
@@ -56,7 +54,7 @@ def browser():
     """Debian's headless Chromium driven by Playwright (never `playwright install`)."""
     from playwright.sync_api import sync_playwright
 
-    from browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -7,13 +7,19 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.folds import plan_folds
-from analysis.probes import knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv
-from analysis.reduction import default_dims
-from analysis.results_cache import cached_json
+from analysis.descriptors.results_cache import cached_json
+from analysis.probes.classifiers import knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv
+from analysis.probes.folds import plan_folds
+from analysis.probes.reduction import default_dims
 from dashboard.state import guard, require_store
 from dashboard.which_block import (
-    CAMERA, block_select, blocks_of, download_csv, fold_note, parse_ints, progress_bar,
+    CAMERA,
+    block_select,
+    blocks_of,
+    download_csv,
+    fold_note,
+    parse_ints,
+    progress_bar,
 )
 
 st.header("Accuracy explorer")

@@ -7,12 +7,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import explorer as ex
-from dashboard.which_block import upload_digest
-from analysis.cam import CAM_METHODS, CLASS_AGNOSTIC, cam_cost, compute_cam, deletion_insertion, overlay
+from analysis.data.images import image_from_bytes, load_image
 from analysis.errors import LayerScopeError
-from analysis.images import image_from_bytes, load_image
-from analysis.masks import DEFAULT_LEVELS, top_channels
+from analysis.inspect import explorer as ex
+from analysis.inspect.cam import CAM_METHODS, CLASS_AGNOSTIC, cam_cost, compute_cam, deletion_insertion, overlay
+from analysis.inspect.masks import DEFAULT_LEVELS, top_channels
 from dashboard.channel_shared import (
     FULL_STEPS,
     PREVIEW_STEPS,
@@ -24,6 +23,7 @@ from dashboard.channel_shared import (
     png_button,
 )
 from dashboard.state import guard, require_store
+from dashboard.which_block import upload_digest
 
 FAITH_STEPS = 16      # deletion / insertion curve points (2 x 17 forward passes)
 SCORECAM_ASK = 64     # ScoreCAM with more forward passes than this waits for a click

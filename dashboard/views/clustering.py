@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis.clustering import cluster_block
-from analysis.report_io import cluster_space
+from analysis.probes.clustering import cluster_block
+from analysis.probes.report_store import cluster_space
 from dashboard.state import guard, require_store
 from dashboard.which_block import CAMERA, block_select, download_csv, progress_bar
 

@@ -7,9 +7,9 @@ import plotly.express as px
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analysis.distances import distance_distributions
-from analysis.reduction import default_dims, reduce
-from analysis.results_cache import cached_arrays
+from analysis.descriptors.results_cache import cached_arrays
+from analysis.probes.distances import distance_distributions
+from analysis.probes.reduction import default_dims, reduce
 from dashboard.state import guard, require_store
 from dashboard.which_block import CAMERA, block_select, blocks_of, download_csv, progress_bar
 

@@ -9,11 +9,17 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.gallery import colour_map, legend_strip, png_bytes, rgb_css, stack_with_legend
-from analysis.gridcut import AUTO_EXACT_COMPARE_MAX_N, EXACT_MAX_N, GridLayout, exact_grid, gridcut, \
-    neighbourhood_preservation
-from analysis.results_cache import cached_arrays
-from analysis.thumbgrid import render_grid
+from analysis.descriptors.results_cache import cached_arrays
+from analysis.layouts.gallery import colour_map, legend_strip, png_bytes, rgb_css, stack_with_legend
+from analysis.layouts.gridcut import (
+    AUTO_EXACT_COMPARE_MAX_N,
+    EXACT_MAX_N,
+    GridLayout,
+    exact_grid,
+    gridcut,
+    neighbourhood_preservation,
+)
+from analysis.layouts.thumbgrid import render_grid
 from dashboard import layouts_shared as L
 from dashboard.state import guard, require_store
 

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.embed import embed_images
-from analysis.images import image_from_bytes
-from analysis.retrieval import few_shot_classify
+from analysis.data.images import image_from_bytes
+from analysis.descriptors.embed import embed_images
+from analysis.probes.retrieval import few_shot_classify
 from dashboard.state import guard, require_store
 from dashboard.which_block import best_prototype_block, block_select, download_csv, image_label, upload_digest
 

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.profiles import class_profiles
+from analysis.probes.profiles import class_profiles
 from dashboard.state import guard, require_store
 from dashboard.which_block import CAMERA, block_select, download_csv
 

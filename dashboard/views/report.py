@@ -5,8 +5,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis.report import SCORES
-from analysis.report_io import LABELS, best_mask, cached_block_report, long_table, summary_table
+from analysis.probes.report import SCORES
+from analysis.probes.report_store import LABELS, best_mask, cached_block_report, long_table, summary_table
 from dashboard.state import guard, require_store
 from dashboard.which_block import CAMERA, download_csv, fold_note, highlight, parse_ints, progress_bar
 

@@ -6,14 +6,20 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis.bootstrap import bootstrap_ci
-from analysis.embed import embed_image
-from analysis.images import image_from_bytes
-from analysis.neighbours import nearest
-from analysis.retrieval import combined_precision_at_k, combined_ranking, precision_at_k
+from analysis.data.images import image_from_bytes
+from analysis.descriptors.embed import embed_image
+from analysis.probes.bootstrap import bootstrap_ci
+from analysis.probes.neighbours import nearest
+from analysis.probes.retrieval import combined_precision_at_k, combined_ranking, precision_at_k
 from dashboard.state import guard, require_store
 from dashboard.which_block import (
-    CAMERA, block_select, blocks_of, download_csv, image_label, thumb_row, upload_digest,
+    CAMERA,
+    block_select,
+    blocks_of,
+    download_csv,
+    image_label,
+    thumb_row,
+    upload_digest,
 )
 
 st.header("Retrieval")

@@ -7,9 +7,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import explorer as ex
-from analysis.masks import DEFAULT_LEVELS, apply_mask, mask_from_map
-from analysis.units import unit_card
+from analysis.inspect import explorer as ex
+from analysis.inspect.masks import DEFAULT_LEVELS, apply_mask, mask_from_map
+from analysis.inspect.units import unit_card
 from dashboard.channel_shared import (
     FULL_STEPS,
     am_caption,

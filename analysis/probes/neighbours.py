@@ -1,0 +1,241 @@
+"""Distances and nearest-neighbour search: the one place where descriptor distances are computed.
+
+Distances are computed the way scikit-learn computes them, so that our kNN predictions are
+identical to ``KNeighborsClassifier(algorithm="brute")``:
+
+* euclidean: squared distance ``(|q|² + (-2 q·m)) + |m|²`` in float64 (float32 input is
+  upcast, as sklearn's ``ArgKmin`` does), clipped at 0; ranking uses the squared value.
+* cosine: ``1 - normalize(q)·normalize(m)``, clipped to [0, 2], in the input dtype, with the
+  query rows chunked exactly like ``sklearn.metrics.pairwise_distances_chunked`` (BLAS results
+  depend on the chunk shape, and sklearn's cosine path is float32 for float32 input).
+
+Query rows are processed in chunks sized by sklearn's ``working_memory`` setting
+(``sklearn.set_config(working_memory=MB)``, default 1024 MB for one chunk of distances).
+
+Neighbour order used for retrieval (``nearest``): by distance, equal distances by lower
+memory index. The kNN classifier sets (``knn_neighbour_sets``) follow sklearn's own rule
+instead, see there.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from sklearn import get_config
+from sklearn.preprocessing import normalize
+
+from analysis.errors import LayerScopeError
+
+METRICS = ("euclidean", "cosine")
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise LayerScopeError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
+    return metric
+
+
+def _float(X: np.ndarray) -> np.ndarray:
+    """X as a C-ordered float array (float32 stays float32, ints -> float64), as sklearn does."""
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+class _Memory:
+    """The memory side of a distance computation, prepared once and reused for every chunk."""
+
+    def __init__(self, M: np.ndarray, metric: str):
+        self.metric = check_metric(metric)
+        self.n = len(M)
+        if metric == "euclidean":
+            self.M = np.ascontiguousarray(M, dtype=np.float64)  # sklearn upcasts float32 too
+            self.sq = np.einsum("ij,ij->i", self.M, self.M)
+        else:
+            self.M = normalize(_float(M))  # sklearn's own normalisation (zero rows stay zero)
+
+    def distances(self, Q: np.ndarray, squared: bool = False) -> np.ndarray:
+        """Distances from the query rows Q to every memory row."""
+        if self.metric == "euclidean":
+            Q = np.asarray(Q, dtype=np.float64)
+            D = Q @ self.M.T  # in place from here: one chunk-sized buffer
+            D *= -2.0
+            D += np.einsum("ij,ij->i", Q, Q)[:, None]  # sklearn's order: (|q|² + middle) + |m|²
+            D += self.sq[None, :]
+            np.maximum(D, 0.0, out=D)
+            return D if squared else np.sqrt(D, out=D)
+        S = normalize(_float(Q)) @ self.M.T
+        S *= -1
+        S += 1
+        return np.clip(S, 0.0, 2.0)
+
+
+def distance_chunks(
+    Q: np.ndarray, M: np.ndarray, metric: str, squared: bool = False
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Yield (query slice, distance block) covering all query rows, memory-bounded."""
+    mem = _Memory(M, metric)
+    # sklearn's pairwise_distances_chunked rule (utils._chunking.get_chunk_n_rows): as many
+    # rows of 8-byte distances as fit in working_memory MiB, at least one.
+    rows = max(1, min(int(get_config()["working_memory"] * 2**20 // (8 * mem.n)), len(Q)))
+    for start in range(0, len(Q), rows):
+        sl = slice(start, min(start + rows, len(Q)))
+        yield sl, mem.distances(Q[sl], squared=squared)
+
+
+def pairwise_distances(Q: np.ndarray, M: np.ndarray, metric: str = "euclidean") -> np.ndarray:
+    """Full (len(Q) × len(M)) distance matrix; for small inputs and single queries."""
+    return np.concatenate([D for _, D in distance_chunks(Q, M, metric)], axis=0)
+
+
+def paired_distances(A: np.ndarray, B: np.ndarray, metric: str = "euclidean") -> np.ndarray:
+    """Distance between A[i] and B[i] for every i (float64)."""
+    check_metric(metric)
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    if metric == "euclidean":
+        return np.sqrt(((A - B) ** 2).sum(axis=1))
+    na = np.linalg.norm(A, axis=1)
+    nb = np.linalg.norm(B, axis=1)
+    # Zero vectors: similarity 0 (distance 1), as sklearn's normalize leaves them at zero.
+    denom = np.where((na > 0) & (nb > 0), na * nb, np.inf)
+    return np.clip(1.0 - (A * B).sum(axis=1) / denom, 0.0, 2.0)
+
+
+def lex_topk(D: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the k column indices with the smallest values, ordered by (value, index)."""
+    n = D.shape[1]
+    k = min(k, n)
+    part = np.argpartition(D, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(D), 1))
+    vals = np.take_along_axis(D, part, axis=1)
+    order = np.lexsort((part, vals), axis=1)
+    idx = np.take_along_axis(part, order, axis=1)
+    # argpartition picks arbitrary members of a tie at the k-th value: redo those rows exactly.
+    kth = np.take_along_axis(D, idx[:, -1:], axis=1)
+    for r in np.flatnonzero((D <= kth).sum(axis=1) > k):
+        less = np.flatnonzero(D[r] < kth[r, 0])
+        less = less[np.lexsort((less, D[r, less]))]
+        equal = np.flatnonzero(D[r] == kth[r, 0])[: k - len(less)]
+        idx[r] = np.concatenate([less, equal])
+    return idx
+
+
+def nearest(
+    Q: np.ndarray,
+    M: np.ndarray,
+    k: int,
+    metric: str = "euclidean",
+    exclude: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest memory rows per query: (indices, distances), each (len(Q), k).
+
+    Order: increasing distance, equal distances by lower memory index. ``exclude[i]`` (a memory
+    index, or -1) is never returned for query i (the query itself in leave-one-out retrieval).
+    """
+    n_avail = len(M) - (0 if exclude is None else 1)
+    if not 1 <= k <= n_avail:
+        raise LayerScopeError(f"asked for {k} neighbours but only {n_avail} candidates are available.")
+    out_i = np.empty((len(Q), k), dtype=np.intp)
+    out_d = np.empty((len(Q), k), dtype=np.float64)
+    for sl, D in distance_chunks(Q, M, metric, squared=True):
+        if exclude is not None:
+            rows = np.flatnonzero(exclude[sl] >= 0)
+            D[rows, exclude[sl][rows]] = np.inf
+        idx = lex_topk(D, k)
+        out_i[sl] = idx
+        out_d[sl] = np.take_along_axis(D, idx, axis=1)
+    if metric == "euclidean":
+        np.sqrt(out_d, out=out_d)
+    return out_i, out_d
+
+
+def _heap_push(values: list, indices: list, val: float, idx: int) -> None:
+    """sklearn.utils._heap.heap_push, line by line: a size-k max-heap, strict admission."""
+    if val >= values[0]:
+        return
+    size, cur = len(values), 0
+    while True:
+        left = 2 * cur + 1
+        right = left + 1
+        if left >= size:
+            break
+        if right >= size:
+            if values[left] > val:
+                swap = left
+            else:
+                break
+        elif values[left] >= values[right]:
+            if val < values[left]:
+                swap = left
+            else:
+                break
+        elif val < values[right]:
+            swap = right
+        else:
+            break
+        values[cur], indices[cur] = values[swap], indices[swap]
+        cur = swap
+    values[cur], indices[cur] = val, idx
+
+
+def _sklearn_heap_set(d: np.ndarray, k: int) -> np.ndarray:
+    """The k indices sklearn's ArgKmin keeps when it pushes d[0], d[1], … in order."""
+    values, indices = [np.inf] * k, [-1] * k
+    for start in range(0, len(d), 4096):
+        block = d[start : start + 4096]
+        # Only values below the current root can enter; the root never increases.
+        for j in np.flatnonzero(block < values[0]):
+            _heap_push(values, indices, float(block[j]), start + int(j))
+    return np.array(indices, dtype=np.intp)
+
+
+def knn_neighbour_sets(
+    Q: np.ndarray, M: np.ndarray, ks: Sequence[int], metric: str = "euclidean"
+) -> Iterator[tuple[slice, dict[int, np.ndarray]]]:
+    """For each query chunk, the k-neighbour set for every k in ks, exactly as sklearn picks it.
+
+    One distance block per chunk, one partial sort for max(ks) (+1 to see ties), reused for all
+    k. The set only differs between implementations when distances tie at the k-th place; then:
+
+    * euclidean — sklearn (brute, ``ArgKmin``) pushes memory rows in index order into a size-k
+      max-heap that admits a value only if it is strictly smaller than the current maximum;
+      we replay that heap (``_sklearn_heap_set``) on the tied rows. Caveat: sklearn with
+      several OpenMP threads and a small query set (its ``parallel_on_Y`` strategy) merges
+      per-thread heaps and may keep other tied rows; we reproduce its single-thread answer.
+    * cosine — sklearn falls back to ``pairwise_distances_chunked`` and keeps
+      ``np.argpartition(row, k - 1)[:k]``; we call the same on the tied rows.
+
+    Rows returned per k are unordered sets (voting does not depend on order).
+    """
+    ks = sorted({int(k) for k in ks})
+    kmax = ks[-1]
+    if ks[0] < 1 or kmax > len(M):
+        raise LayerScopeError(f"k must be between 1 and the {len(M)} training images; got {ks}.")
+    for sl, D in distance_chunks(Q, M, metric, squared=True):
+        order = lex_topk(D, kmax + 1)
+        vals = np.take_along_axis(D, order, axis=1)
+        sets = {}
+        for k in ks:
+            chosen = order[:, :k].copy()
+            if k < vals.shape[1]:
+                for r in np.flatnonzero(vals[:, k - 1] == vals[:, k]):
+                    if metric == "euclidean":
+                        chosen[r] = _sklearn_heap_set(D[r], k)
+                    else:
+                        chosen[r] = np.argpartition(D[r], k - 1)[:k]
+            sets[k] = chosen
+        yield sl, sets
+
+
+def vote_counts(neighbour_codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_queries, n_classes) votes from an (n_queries, k) array of neighbour class indices."""
+    n = len(neighbour_codes)
+    flat = (np.arange(n)[:, None] * n_classes + neighbour_codes).ravel()
+    return np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
+
+
+def rank_classes(counts: np.ndarray) -> np.ndarray:
+    """Classes per query by votes (descending), equal votes by lower class index.
+
+    Column 0 is sklearn's prediction (``scipy.stats.mode`` returns the smallest modal value).
+    """
+    return np.argsort(-counts, axis=1, kind="stable")

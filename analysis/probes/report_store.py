@@ -1,0 +1,162 @@
+"""The block report for a cached store: computed once, kept on disk, shown as text tables.
+
+Shared by the dashboard's Block report page and `python -m analysis report`, so a report
+computed by one is found by the other (same key: store, label column, every parameter of
+`block_report` after defaults, and a hash of the analysis source that computes it).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.descriptors.results_cache import cached_arrays, cached_json
+from analysis.errors import LayerScopeError
+from analysis.probes.reduction import reduce
+from analysis.probes.report import SCORES, BlockReport, block_report
+
+REPORT_FORMAT = 1
+# The modules whose code decides the numbers: a change in any of them gives a new cache key.
+_SOURCES = ("analysis.probes.report", "analysis.probes.classifiers", "analysis.probes.clustering",
+            "analysis.probes.retrieval", "analysis.probes.bootstrap", "analysis.probes.folds",
+            "analysis.probes.neighbours", "analysis.probes.reduction", "analysis.arrays")
+LABELS = {"knn": "kNN", "prototype_euclidean": "prototype eucl.", "prototype_cosine": "prototype cos.",
+          "linear": "linear probe", "ari": "ARI", "ami": "AMI", "silhouette": "silhouette", "precision": "P@k"}
+
+
+def _code_hash() -> str:
+    h = hashlib.sha256()
+    for name in _SOURCES:
+        h.update(Path(importlib.import_module(name).__file__).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def resolved_params(**params) -> dict:
+    """block_report's keyword defaults overridden by params (unknown names raise)."""
+    sig = inspect.signature(block_report)
+    defaults = {k: p.default for k, p in sig.parameters.items()
+                if p.kind is p.KEYWORD_ONLY and k not in ("label", "progress", "embeddings")}
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise LayerScopeError(f"unknown block report setting(s): {', '.join(sorted(unknown))}.")
+    out = {**defaults, **params}
+    out["ks"] = [int(k) for k in out["ks"]]
+    return out
+
+
+def report_to_json(r: BlockReport) -> dict:
+    return {
+        "format": REPORT_FORMAT, "label": r.label, "table": json.loads(r.table.to_json(orient="split")),
+        "best": r.best, "recommended_block": r.recommended_block, "recommendation": r.recommendation,
+        "fold_message": r.fold_message, "params": r.params,
+    }
+
+
+def report_from_json(d: dict) -> BlockReport:
+    t = d["table"]
+    table = pd.DataFrame(t["data"], index=t["index"], columns=t["columns"])
+    table.index.name = "block"
+    num = [c for c in table.columns if c != "knn_metric"]
+    table[num] = table[num].apply(pd.to_numeric, errors="coerce")  # JSON null -> NaN
+    return BlockReport(label=d["label"], table=table, best=dict(d["best"]), recommended_block=d["recommended_block"],
+                       recommendation=d["recommendation"], fold_message=d["fold_message"], params=dict(d["params"]))
+
+
+def store_blocks(store) -> dict[str, np.ndarray]:
+    """{"block 1": memory-mapped (n, C) descriptors, …} of a cache entry (nothing copied)."""
+    return {b.name: store.descriptors(b.index) for b in store.blocks}
+
+
+def cluster_space(store, block: int, reducer: str = "umap", n_components: int = 5, n_neighbors: int = 15,
+                  random_state: int = 0) -> np.ndarray:
+    """The reduced space HDBSCAN clusters for one block (as cluster_block makes it: min_dist 0),
+    kept on disk. It does not depend on the labels: every label column, the block report and the
+    clustering page share it."""
+    parts = {"store": store.key, "block": int(block), "reducer": reducer, "d": int(n_components),
+             "nn": int(n_neighbors) if reducer == "umap" else None, "min_dist": 0.0, "seed": int(random_state), "v": 1}
+    return cached_arrays("cluster_space", parts, lambda: {"E": reduce(
+        store.descriptors(block), reducer, int(n_components), n_neighbors=int(n_neighbors), min_dist=0.0,
+        random_state=int(random_state))})["E"]
+
+
+class _Spaces(dict):
+    """{block name: reduced space}, each computed (or read from disk) only when first asked for."""
+
+    def __init__(self, store, params: dict):
+        super().__init__()
+        self.store, self.params = store, params
+        self.index = {b.name: b.index for b in store.blocks}
+
+    def __missing__(self, name: str) -> np.ndarray:
+        p = self.params
+        self[name] = cluster_space(self.store, self.index[name], p["reducer"], p["n_components"], p["n_neighbors"],
+                                   p["random_state"])
+        return self[name]
+
+
+def cached_block_report(
+    store, label: str, *, progress: Callable[[float, str], None] | None = None, **params
+) -> BlockReport:
+    """block_report over every block of `store` for one label column, cached on disk."""
+    if label not in store.labels.columns:
+        raise LayerScopeError(f"no label column '{label}'; this dataset has {', '.join(store.labels.columns)}.")
+    full = resolved_params(**params)
+    parts = {"store": store.key, "label": label, "params": full, "code": _code_hash(), "format": REPORT_FORMAT}
+
+    def compute() -> dict:
+        r = block_report(store_blocks(store), store.labels[label].to_numpy(), label=label, progress=progress,
+                         embeddings=_Spaces(store, full) if full["clustering"] else None, **full)
+        return report_to_json(r)
+
+    return report_from_json(cached_json("block_report", parts, compute))
+
+
+def summary_table(r: BlockReport, scores: Sequence[str] | None = None, decimals: int = 3) -> pd.DataFrame:
+    """Text table: blocks as rows, one column per computed score "0.940 [0.921, 0.958]"
+    (95 % bootstrap interval; "—" where undefined, e.g. silhouette with < 2 clusters), plus the
+    chosen kNN setting and the noise fraction.
+    ``best_mask`` says which cells to highlight."""
+    t = r.table
+    cols = [c for c in (scores or SCORES) if c in t and t[c].notna().any()]
+    out = pd.DataFrame(index=t.index)
+    for c in cols:
+        lo, hi = t[f"{c}_low"], t[f"{c}_high"]
+        out[LABELS[c].replace("P@k", f"P@{r.params.get('retrieval_k', 10)}")] = [
+            ("—" if not np.isfinite(v) else f"{v:.{decimals}f}"
+             + (f" [{a:.{decimals}f}, {b:.{decimals}f}]" if np.isfinite(a) and np.isfinite(b) else ""))
+            for v, a, b in zip(t[c], lo, hi)
+        ]
+        if c == "knn":
+            short = {"euclidean": "eucl.", "cosine": "cos."}
+            out["kNN setting"] = [f"k={int(k)} {short.get(m, m)}" for k, m in zip(t["knn_k"], t["knn_metric"])]
+    if "noise_fraction" in t and t["noise_fraction"].notna().any():
+        out["noise"] = [f"{v:.2f}" for v in t["noise_fraction"]]
+    return out
+
+
+def best_mask(r: BlockReport, display: pd.DataFrame) -> pd.DataFrame:
+    """Boolean frame shaped like summary_table(r): True at each score's best block."""
+    mask = pd.DataFrame(False, index=display.index, columns=display.columns)
+    names = {LABELS[c].replace("P@k", f"P@{r.params.get('retrieval_k', 10)}"): c for c in SCORES}
+    for col in display.columns:
+        score = names.get(col)
+        if score in r.best:
+            mask.loc[r.best[score], col] = True
+    return mask
+
+
+def long_table(reports: Sequence[BlockReport]) -> pd.DataFrame:
+    """All numbers of several reports (one per label column) in one table for CSV export."""
+    frames = []
+    for r in reports:
+        t = r.table.reset_index()
+        t.insert(0, "label_column", r.label)
+        t["best_for"] = [", ".join(LABELS[s] for s, b in r.best.items() if b == blk) for blk in t["block"]]
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True)
