@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
 source scripts/env.sh
-.venv/bin/layerscope precompute --model efficientnet_lite0 --data garments
+.venv/bin/layerscope precompute --model efficientnet_lite0 --data garments --warm  # --warm: first page visits < 3 s
 exec .venv/bin/layerscope app --port "${PORT:-8501}" --address "${ADDRESS:-127.0.0.1}" "$@"

@@ -1,4 +1,4 @@
-"""Command line: `layerscope models | precompute | cache list|clear | report | app`.
+"""Command line: `layerscope models | precompute | cache list|clear | report | compare | cka | flags | heads | app`.
 
 `python -m analysis …` is the same command.
 """
@@ -9,6 +9,41 @@ import sys
 import time
 
 from analysis.errors import LayerScopeError
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (a zero or negative batch size once cached all-zero arrays)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _check_out(path: str | None) -> None:
+    """Fail before a long report, not after it, when the output file cannot be written."""
+    from pathlib import Path
+
+    if not path:
+        return
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise LayerScopeError(f"--out {path} is a folder: give a file name, e.g. {out / 'report.csv'}.")
+    if not out.parent.is_dir():
+        raise LayerScopeError(f"--out {path}: the folder {out.parent} does not exist; create it first.")
+    import os
+
+    if not os.access(out.parent, os.W_OK):
+        raise LayerScopeError(f"--out {path}: the folder {out.parent} is not writable.")
+
+
+def _check_device(name: str | None) -> None:
+    from analysis.models.device import pick_device
+
+    if name is not None:
+        pick_device(name)  # unknown or absent devices are refused before any work
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
@@ -25,8 +60,9 @@ def _cmd_precompute(args: argparse.Namespace) -> None:
     from analysis.descriptors.extract import cache_status, extract
     from analysis.models.model import load_model
 
+    _check_device(args.device)
     gen_bar = tqdm(desc="generating dataset", unit="img", disable=None)
-    ds = open_dataset(args.data, progress=lambda d, n: (setattr(gen_bar, "total", n), gen_bar.update(d - gen_bar.n)))
+    ds = open_dataset(args.data, progress=lambda d, n, _note="": (setattr(gen_bar, "total", n), gen_bar.update(d - gen_bar.n)))
     gen_bar.close()
     for p in ds.problems:
         print(f"skipped {p.path}: {p.reason}", file=sys.stderr)
@@ -38,13 +74,31 @@ def _cmd_precompute(args: argparse.Namespace) -> None:
           + (f" ({note})" if note else ""))
     t0 = time.time()
     bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # tqdm's rate gives the ETA
-    store = extract(model, ds, batch_size=args.batch_size, precision=args.precision,
-                    progress=lambda d, n: bar.update(d - bar.n))
+    if args.runner == "ray":  # issue 12: the same entry computed by a Ray cluster (local Ray if no --address)
+        from analysis.descriptors.ray_runner import extract_ray
+
+        store = extract_ray(model, ds, address=args.address, batch_size=args.batch_size, weights=args.weights,
+                            progress=lambda d, n, _note="": bar.update(d - bar.n))
+    else:
+        store = extract(model, ds, batch_size=args.batch_size, precision=args.precision, engine=args.engine,
+                        progress=lambda d, n, _note="": bar.update(d - bar.n))
     bar.close()
     prov = store.manifest["provenance"]
     print(f"done in {time.time() - t0:.1f} s · {store.n} images · dtype {prov['dtype']} · {store.path}")
+    if prov.get("engine"):  # which engine ran, its fidelity, and why others were skipped or refused
+        cos = prov.get("min_cosine_to_fp32")
+        print(f"engine {prov['engine']}/{prov['precision']} on {prov['device']}"
+              + (f" · worst cosine to fp32 torch {cos:.6f}" if cos is not None else ""))
+        for note in prov.get("engine_notes", []):
+            print(f"engine note: {note}", file=sys.stderr)
     for f in store.failures:
         print(f"unreadable, left out: {f['path']}: {f['reason']}", file=sys.stderr)
+    if args.warm:
+        from analysis.warm import warm
+
+        t0 = time.time()
+        warm(model, store)
+        print(f"warm: every page's first results are cached ({time.time() - t0:.1f} s)")
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -56,10 +110,12 @@ def _cmd_report(args: argparse.Namespace) -> None:
     from analysis.models.model import load_model
     from analysis.probes.report_store import cached_block_report, long_table, summary_table
 
+    _check_out(args.out)
+    _check_device(args.device)
     ds = open_dataset(args.data)
     model = load_model(args.model, weights=args.weights, device=args.device)
     bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # instant when cached
-    store = extract(model, ds, progress=lambda d, n: bar.update(d - bar.n))
+    store = extract(model, ds, progress=lambda d, n, _note="": bar.update(d - bar.n))
     bar.close()
     labels = args.label or list(store.labels.columns)
     settings = {"n_splits": args.folds, "linear": args.linear, "n_queries": args.queries, "n_boot": args.boot,
@@ -70,7 +126,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
     for label in labels:
         t0 = time.time()
         bar = tqdm(total=100, desc=f"report {label}", disable=None)
-        r = cached_block_report(store, label, progress=lambda f, m: (bar.set_postfix_str(m), bar.update(round(100 * f) - bar.n)),
+        r = cached_block_report(store, label, progress=lambda d, t, m="": (bar.set_postfix_str(m), bar.update(round(100 * d / max(t, 1)) - bar.n)),
                                 **settings)
         bar.close()
         reports.append(r)
@@ -107,9 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--model", default="efficientnet_lite0")
     pc.add_argument("--weights", default=None, help="local .safetensors/.pth file (offline), or 'random'")
     pc.add_argument("--data", default="garments", help="garments[:n=..,size=..,seed=..], fashion-mnist, a folder or a CSV")
-    pc.add_argument("--batch-size", type=int, default=32)
+    pc.add_argument("--batch-size", type=_positive_int, default=32)
     pc.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    pc.add_argument("--engine", choices=["auto", "torch", "openvino"], default="auto",
+                    help="forward engine: auto = fastest whose descriptors keep cosine >= 0.999 to fp32 torch")
     pc.add_argument("--device", default=None, help="cpu | cuda | mps (default: best available)")
+    pc.add_argument("--runner", choices=["local", "ray"], default="local",
+                    help="local: this process; ray: Ray Data + an actor pool (fp32 torch), same cache entry")
+    pc.add_argument("--address", default=None, help="with --runner ray: a Ray cluster to join ('auto'); default: "
+                    "start a local Ray")
+    pc.add_argument("--warm", action="store_true", help="also compute what the pages and the Tour show first "
+                    "(block report of every label column, UMAP maps, GridCut layouts, the Tour's unit image)")
     pc.set_defaults(func=_cmd_precompute)
     r = sub.add_parser("report", help="the block report: every metric per block, and the block to use")
     r.add_argument("--model", default="efficientnet_lite0")
@@ -117,12 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data", default="garments")
     r.add_argument("--label", action="append", help="label column (repeat for several; default: all)")
     r.add_argument("--out", default=None, help="write every number (with intervals) to this CSV file")
-    r.add_argument("--folds", type=int, default=5)
+    r.add_argument("--folds", type=_positive_int, default=5)
     r.add_argument("--k", type=int, nargs="+", default=None, help="kNN k values (default 1 2 4 8 16)")
     r.add_argument("--linear", action="store_true", help="also a linear probe (slower)")
     r.add_argument("--no-clustering", action="store_true", help="skip UMAP + HDBSCAN (ARI, AMI, silhouette)")
     r.add_argument("--reducer", choices=["umap", "pca"], default="umap", help="space HDBSCAN clusters in")
-    r.add_argument("--queries", type=int, default=500, help="random queries for precision@10")
+    r.add_argument("--queries", type=_positive_int, default=500, help="random queries for precision@10")
     r.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the intervals")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default=None)
@@ -131,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("action", choices=["list", "clear"])
     c.add_argument("entry", nargs="?", default=None, help="entry name or prefix to clear (default: all)")
     c.set_defaults(func=_cmd_cache)
+    from analysis.cli_scale import add_commands  # memory, export (issue 12)
+
+    add_commands(sub)
+    from analysis.cli_models import register  # compare, cka, flags, heads (issue 13)
+
+    register(sub)
     a = sub.add_parser("app", help="start the dashboard (extra arguments go to `streamlit run`)")
     a.add_argument("--port", type=int, default=8501)
     a.add_argument("--address", default="127.0.0.1", help="interface to serve on (0.0.0.0: every interface)")
@@ -146,8 +216,12 @@ def _cmd_app(args: argparse.Namespace) -> None:
     if not app.is_file():
         raise LayerScopeError(f"the dashboard is not next to the library ({app} is missing); "
                               "install LayerScope from a checkout with `pip install -e .`.")
+    from analysis.limits import Limits
+
+    # Streamlit refuses larger uploads itself (LAYERSCOPE_MAX_UPLOAD_MB); pages check again.
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-           "--server.port", str(args.port), "--server.address", args.address, *args.streamlit_args]
+           "--server.port", str(args.port), "--server.address", args.address,
+           "--server.maxUploadSize", str(max(1, Limits.from_env().max_upload_mb)), *args.streamlit_args]
     raise SystemExit(subprocess.call(cmd))
 
 
@@ -164,4 +238,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: partial work is kept and resumes on the next run", file=sys.stderr)
         return 130
+    except OSError as exc:  # disk full, permission denied, ...: a message, never a traceback
+        from analysis.data.images import shown
+
+        where = f" ({shown(exc.filename)})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, not a traceback, unless asked for
+        import os
+
+        if os.environ.get("LAYERSCOPE_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
+              "LAYERSCOPE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     return 0

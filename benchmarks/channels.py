@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 from skimage import data
 
-from analysis.inspect.cam import CAM_METHODS, compute_cam, deletion_insertion
+from analysis.inspect.cam import CAM_METHODS, compute_cam
+from analysis.inspect.faithfulness import deletion_insertion
 from analysis.inspect.featureviz import visualize_channels
 from analysis.inspect.masks import channel_mask
 from analysis.models.model import load_model

@@ -9,14 +9,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.descriptors.results_cache import cached_arrays
-from analysis.inspect import explorer as ex
 from analysis.inspect.featureviz import activation_vs_dataset
-from analysis.inspect.masks import DEFAULT_LEVELS, ActivationQuantiles, activation_quantiles, channel_mask
+from analysis.inspect.featureviz.channel_images import AMSettings, UnitImage, cached_units, is_cached
+from analysis.inspect.masks import (
+    ActivationQuantiles,
+    channel_mask,
+    store_quantiles,
+)
+from analysis.pictures import png_bytes
 
-QUANTILE_SAMPLE = 64     # dataset images the mask-threshold quantiles are computed on
-QUANTILE_POSITIONS = 256  # spatial positions sampled per image and channel
-PREVIEW_STEPS = 64
+# QUANTILE_SAMPLE: dataset images the mask-threshold quantiles are computed on; QUANTILE_POSITIONS:
+# spatial positions sampled per image and channel; PREVIEW_STEPS: the AM preview. Defined where
+# `precompute --warm` fills the same cache entries.
+from analysis.warm import QUANTILE_POSITIONS, QUANTILE_SAMPLE
+from analysis.warm import TOUR_AM_STEPS as PREVIEW_STEPS
+from dashboard.state import page_seed
+
 FULL_STEPS = 512
 
 
@@ -26,22 +34,20 @@ def preview_steps() -> int:
 
 
 def mask_reference(model, store, block: int) -> ActivationQuantiles:
-    """Quantiles of every channel of `block` over a seeded sample of the dataset, on disk per
-    (store.key, block) — computed once (a few seconds), then read in milliseconds."""
-    idx = ex.sample_indices(store.n, QUANTILE_SAMPLE, random_state=0)
-    parts = {"store": store.key, "block": int(block), "sample": [int(i) for i in idx],
-             "positions": QUANTILE_POSITIONS, "levels": list(DEFAULT_LEVELS), "random_state": 0, "version": 1}
-    paths = store.paths
+    """Quantiles of every channel of `block` over a seeded sample of the dataset (on disk, see
+    masks.store_quantiles), with a progress bar the first time."""
+    bar = None
 
-    def compute() -> dict[str, np.ndarray]:
-        bar = st.progress(0.0, text=f"Activation quantiles of block {block} over {len(idx)} dataset images…")
-        q = activation_quantiles(
-            model, [paths[int(i)] for i in idx], block, positions_per_image=QUANTILE_POSITIONS, random_state=0,
-            progress=lambda d, n: bar.progress(d / n, text=f"Activation quantiles of block {block}: {d} / {n} images"))
+    def progress(done: int, total: int, note: str = "") -> None:
+        nonlocal bar
+        bar = bar or st.progress(0.0, text=f"Activation quantiles of block {block}…")
+        bar.progress(done / max(total, 1), text=f"Activation quantiles of block {block}: {done} / {total} images")
+
+    q = store_quantiles(model, store, block, QUANTILE_SAMPLE, QUANTILE_POSITIONS, random_state=page_seed(),
+                        progress=progress)
+    if bar is not None:
         bar.empty()
-        return ex.quantiles_to_arrays(q)
-
-    return ex.quantiles_from_arrays(cached_arrays("mask_quantiles", parts, compute))
+    return q
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -50,11 +56,11 @@ def cached_mask(store_key: str, image_key: str, block: int, channel: int, thresh
     return channel_mask(_model, _image, block, channel, threshold=threshold, quantile=None, mode=mode)
 
 
-def am_units(model, block: int, channels: list[int], settings: ex.AMSettings, what: str) -> list[ex.UnitImage]:
+def am_units(model, block: int, channels: list[int], settings: AMSettings, what: str) -> list[UnitImage]:
     """AM images of `channels` (disk-cached per channel); renders the missing ones in one batch
     under a progress bar."""
-    if ex.is_cached(model, block, channels, settings):
-        return ex.cached_units(model, block, channels, settings)
+    if is_cached(model, block, channels, settings):
+        return cached_units(model, block, channels, settings)
     text = f"{what}: {len(channels)} channel(s) of block {block}, {settings.steps} steps"
     bar = st.progress(0.0, text=text + "…")
     every = max(1, settings.steps // 100)
@@ -63,12 +69,12 @@ def am_units(model, block: int, channels: list[int], settings: ex.AMSettings, wh
         if i % every == 0 or i == n:
             bar.progress(i / n, text=f"{text} — step {i} / {n}")
 
-    out = ex.cached_units(model, block, channels, settings, progress=progress)
+    out = cached_units(model, block, channels, settings, progress=progress)
     bar.empty()
     return out
 
 
-def am_table(store, block: int, units: list[ex.UnitImage]) -> pd.DataFrame:
+def am_table(store, block: int, units: list[UnitImage]) -> pd.DataFrame:
     """Activation reached vs the dataset's largest descriptor value of each channel."""
     d = store.descriptors(block)
     rows = []
@@ -86,4 +92,4 @@ def am_caption(row: pd.Series) -> str:
 
 
 def png_button(label: str, image: np.ndarray, file_name: str, key: str) -> None:
-    st.download_button(label, ex.png_bytes(image), file_name=file_name, mime="image/png", key=key)
+    st.download_button(label, png_bytes(image), file_name=file_name, mime="image/png", key=key)

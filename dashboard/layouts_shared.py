@@ -15,24 +15,25 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.descriptors.results_cache import cached_arrays
 from analysis.descriptors.store import Store
-from analysis.layouts.gallery import cluster_names, selected_indices, thumbnails
-from analysis.layouts.umap_maps import METRICS, aligned_umaps, warm_up
-from analysis.probes.clustering import cluster_block
+from analysis.layouts import cached
+
+# The cache entries themselves (and their versions) are defined once, in the library.
+from analysis.layouts.cached import MAPS_VERSION, THUMB_SIDE, UMAP_DEFAULTS, Maps  # noqa: F401
+from analysis.layouts.umap_maps import warm_up
+from analysis.probes.clustering import cluster_block, cluster_names
+from analysis.probes.reduction import UMAP_METRICS
+from dashboard.safe_io import show_images
 
 SHARED = "layout_params"
 CLUSTER = "HDBSCAN cluster (on this map)"
-UMAP_DEFAULTS: dict[str, Any] = {"n_neighbors": 15, "min_dist": 0.1, "metric": "euclidean", "seed": 0}
-MAPS_VERSION = 1  # bump when the way maps are computed changes (invalidates the disk cache)
-THUMB_SIDE = 64  # stored thumbnail side; the grid renders cells up to this size
 
 
 def shared() -> dict[str, Any]:
@@ -85,7 +86,7 @@ def umap_params(page: str) -> dict[str, Any]:
                             min_value=0.0, max_value=0.99, step=0.01,
                             help="How tightly points may pack: 0 = dense clumps, larger = even spread.")
         with c[2]:
-            metric = persistent(st.selectbox, "metric", "metric", UMAP_DEFAULTS["metric"], page, options=list(METRICS))
+            metric = persistent(st.selectbox, "metric", "metric", UMAP_DEFAULTS["metric"], page, options=list(UMAP_METRICS))
         with c[3]:
             seed = persistent(st.number_input, "seed", "seed", UMAP_DEFAULTS["seed"], page, min_value=0,
                               max_value=2**31 - 1, step=1, help="Same seed, same map (UMAP runs single-threaded).")
@@ -125,50 +126,31 @@ def umap_warm_up() -> float:
     return warm_up(random_state=0)
 
 
-class Maps(dict):
-    """block name -> (n, 2) float32 coords, plus residuals / methods / notes per block."""
+class _Bar:
+    """A st.progress bar made on the first progress report (none at all when the result is on disk)."""
 
-    residuals: dict[str, float]
-    methods: dict[str, str]
-    notes: list[str]
-    from_disk: bool
+    def __init__(self, text: str) -> None:
+        self.text, self.bar = text, None
+
+    def __call__(self, done: int, total: int, note: str = "") -> None:
+        if self.bar is None:
+            self.bar = st.progress(0.0, text=self.text)
+        self.bar.progress(min(done / max(total, 1), 1.0), text=f"{self.text} {note}: {done} / {total}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.empty()
 
 
 def aligned_maps(store: Store, params: dict[str, Any]) -> Maps:
-    """The aligned 2-D UMAP map of every block (disk cache + in-process LRU)."""
-    names = [b.name for b in store.blocks]
-    parts = {"store": store.key, "blocks": names, **params, "version": MAPS_VERSION}
-    key = tuple(sorted((k, str(v)) for k, v in parts.items()))
+    """The aligned 2-D UMAP map of every block (disk cache via the library + in-process LRU)."""
+    key = tuple(sorted((k, str(v)) for k, v in cached.maps_parts(store, params).items()))
     hit = memo("maps").get(key)
     if hit is not None:
         return hit
-    computed = []
-
-    def compute() -> dict[str, np.ndarray]:
-        computed.append(True)
-        umap_warm_up()
-        bar = st.progress(0.0, text=f"UMAP of {len(names)} blocks × {store.n} images…")
-
-        def progress(done: int, total: int, name: str) -> None:
-            bar.progress(done / total, text=f"UMAP {name}: {done} / {total} blocks done")
-
-        m = aligned_umaps({b.name: store.descriptors(b.index) for b in store.blocks},
-                          n_neighbors=params["n_neighbors"], min_dist=params["min_dist"], metric=params["metric"],
-                          random_state=params["seed"], progress=progress)
-        bar.empty()
-        out = {f"coords_{i}": m[name] for i, name in enumerate(names)}
-        out["residuals"] = np.array([np.nan if m.residuals[nm] is None else m.residuals[nm] for nm in names])
-        out["methods"] = np.array([m.methods[nm] for nm in names])
-        out["notes"] = np.array([f"{nm}: {note}" for nm in names for note in m.notes[nm]] or [""])
-        out["seconds"] = np.array(m.seconds)
-        return out
-
-    raw = cached_arrays("umap_aligned", parts, compute)
-    maps = Maps({name: raw[f"coords_{i}"] for i, name in enumerate(names)})
-    maps.residuals = {nm: float(r) for nm, r in zip(names, raw["residuals"])}
-    maps.methods = {nm: str(m) for nm, m in zip(names, raw["methods"])}
-    maps.notes = [str(s) for s in raw["notes"] if str(s)]
-    maps.from_disk = not computed
+    bar = _Bar(f"UMAP of {len(store.blocks)} blocks × {store.n} images…")
+    maps = cached.aligned_maps(store, params, progress=bar)
+    bar.close()
     memo("maps").put(key, maps)
     return maps
 
@@ -179,14 +161,9 @@ def thumbs(store: Store, side: int = THUMB_SIDE) -> np.ndarray:
     hit = memo("thumbs", 4).get(key)
     if hit is not None:
         return hit
-
-    def compute() -> dict[str, np.ndarray]:
-        bar = st.progress(0.0, text="Making thumbnails (once)…")
-        t = thumbnails(store.paths, side, progress=lambda d, n: bar.progress(d / n, text=f"Thumbnails {d} / {n}"))
-        bar.empty()
-        return {"thumbs": t}
-
-    t = cached_arrays("thumbnails", {"store": store.key, "side": side, "version": 1}, compute)["thumbs"]
+    bar = _Bar("Making thumbnails (once)…")
+    t = cached.store_thumbnails(store, side, progress=bar)
+    bar.close()
     memo("thumbs", 4).put(key, t)
     return t
 
@@ -230,6 +207,27 @@ def set_selection(store: Store, idx: list[int]) -> None:
     st.session_state[selection_key(store)] = [int(i) for i in idx]
 
 
+def selected_indices(points: Iterable[Mapping[str, Any]] | None, n: int) -> list[int]:
+    """Image indices from the points of a Streamlit plotly selection.
+
+    Every selectable trace carries the image index as ``customdata[0]`` (point_index is per
+    trace, so it cannot be used when there is one trace per label). Points without it (e.g. a
+    legend-only trace) and out-of-range indices are ignored; duplicates are dropped; the
+    order is ascending."""
+    out: set[int] = set()
+    for p in points or []:
+        cd = p.get("customdata") if isinstance(p, Mapping) else None
+        if isinstance(cd, (list, tuple)) and cd:
+            cd = cd[0]
+        try:
+            i = int(cd)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if 0 <= i < n:
+            out.add(i)
+    return sorted(out)
+
+
 def absorb_selection(store: Store, event: Any) -> bool:
     """Store a new plotly selection as the linked selection; True when it changed.
 
@@ -266,7 +264,7 @@ def show_selection(store: Store, page: str, max_images: int = 60, single: int = 
     caption = [" · ".join(str(labels.iloc[i][c]) for c in labels.columns) for i in shown]
     if len(shown) == 1:
         caption = [f"image {shown[0]} · {store.paths[shown[0]].rsplit('/', 1)[-1]}  \n{caption[0]}"]
-    st.image([store.paths[i] for i in shown], caption=caption, width=single if len(shown) == 1 else many)
+    show_images([store.paths[i] for i in shown], caption=caption, width=single if len(shown) == 1 else many)
     if len(idx) > max_images:
         st.caption(f"First {max_images} of {len(idx)} shown; the CSV lists all.")
 

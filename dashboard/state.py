@@ -4,6 +4,7 @@ Models, datasets and memory-mapped stores go through st.cache_resource (no copie
 """
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,11 +13,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from analysis.data.datasets import Dataset, open_dataset
+from analysis.data.datasets import Dataset, open_dataset, parse_spec, spec_fingerprint
+from analysis.data.roots import data_roots, require_within
 from analysis.descriptors.extract import cache_status, extract
 from analysis.descriptors.store import Store, entry_dir
 from analysis.errors import LayerScopeError
-from analysis.models.model import BUILTIN, SUGGESTED, Model, load_model
+from analysis.limits import Limits, check_dataset_size, check_model_size, check_spec
+from analysis.models.model import BUILTIN, RANDOM, SUGGESTED, UNTRAINED, Model, load_model
+
+# The image loader's decode cap for this server process (the CLI keeps PIL's own limit).
+os.environ.setdefault("LAYERSCOPE_MAX_PIXELS", str(Limits().max_pixels))
 
 DATASETS = {
     "garments (built-in, 1000 images)": "garments",
@@ -26,12 +32,24 @@ DATASETS = {
 }
 
 
+WEIGHT_SOURCES = {"pretrained (download via timm)": "timm", "local weights file": "file",
+                  "random weights (no download, untrained)": RANDOM}
+
+
 @dataclass(frozen=True)
 class Selection:
     model: str
     weights: str | None
     data: str
     label: str | None
+
+
+SEED = 0  # the one seed of every page's random choices (folds, query samples, UMAP, bootstraps)
+
+
+def page_seed() -> int:
+    """The seed every page passes as random_state: same seed, same numbers as the CLI's default."""
+    return SEED
 
 
 @contextmanager
@@ -52,13 +70,42 @@ def guard() -> Iterator[None]:
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=3)
-def get_model(name: str, weights: str | None) -> Model:
+def _load_model(name: str, weights: str | None) -> Model:
     return load_model(name, weights=weights)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _params_checked(arch: str, max_params: int) -> int:
+    return check_model_size(arch, Limits(max_params=max_params))
+
+
+def get_model(name: str, weights: str | None) -> Model:
+    """The model, after the server's checks: parameter cap (counted on the meta device, before any
+    allocation) and weights files only from the data root."""
+    import timm
+
+    limits = Limits.from_env()
+    if name not in BUILTIN and timm.is_model(name):
+        _params_checked(name, limits.max_params)
+    if weights and weights != "random":
+        weights = str(require_within(weights, data_roots(), "weights file"))
+    return _load_model(name, weights)
+
+
 @st.cache_resource(show_spinner="Opening dataset (the built-in set is generated once)…", max_entries=4)
+def _open_dataset(spec: str, stamp: tuple) -> Dataset:
+    # `stamp` (mtime/size of the folder, its class folders, the CSV) is part of the key: a dataset
+    # changed under the running app is reopened instead of failing in every session.
+    return open_dataset(spec, roots=data_roots())
+
+
 def get_dataset(spec: str) -> Dataset:
-    return open_dataset(spec)
+    """The dataset, only from the data root and within the server's caps (checked before generating)."""
+    limits = Limits.from_env()
+    check_spec(*parse_spec(spec), limits)
+    ds = _open_dataset(spec, spec_fingerprint(spec))
+    check_dataset_size(len(ds), limits)
+    return ds
 
 
 @st.cache_resource(max_entries=8)
@@ -71,7 +118,16 @@ def _open_store(path: str) -> tuple[Store | None, str | None]:
 
 
 def _entry(model: Model, dataset: Dataset) -> tuple[Store | None, str | None]:
-    path = entry_dir(model, dataset)
+    try:
+        path = entry_dir(model, dataset)
+    except LayerScopeError as exc:  # an image vanished since the dataset was opened: open it again, once
+        _open_dataset.clear()
+        if not st.session_state.get("_reopened"):
+            st.session_state["_reopened"] = True
+            st.rerun()
+        st.error(str(exc))
+        st.stop()
+    st.session_state.pop("_reopened", None)
     store, problem = _open_store(str(path))
     if (store is None) == path.is_dir():  # computed (e.g. by the CLI) or removed since it was cached
         _open_store.clear()
@@ -90,7 +146,7 @@ def store_problem(model: Model, dataset: Dataset) -> str | None:
 
 def compute_store(model: Model, dataset: Dataset) -> Store:
     bar = st.progress(0.0, text="Computing descriptors…")
-    store = extract(model, dataset, progress=lambda d, n: bar.progress(d / n, text=f"Descriptors: {d} / {n} images"))
+    store = extract(model, dataset, progress=lambda d, n, _note="": bar.progress(d / n, text=f"Descriptors: {d} / {n} images"))
     bar.empty()
     _open_store.clear()
     return store
@@ -106,8 +162,19 @@ def sidebar() -> Selection:
     model = custom.strip() or model
     weights = None
     if model not in BUILTIN:
-        w = sb.text_input("Weights file (.safetensors / .pth)", key="weights", placeholder="empty: download via timm")
-        weights = w.strip() or None
+        if "weights_source" not in st.session_state and (st.session_state.get("weights") or "").strip():
+            # A weights path already given (e.g. by a link or a test) means "local file".
+            st.session_state["weights_source"] = "local weights file"
+        source = sb.radio("Weights", list(WEIGHT_SOURCES), key="weights_source",
+                          help="Offline, 'random weights' still lets you browse blocks, receptive fields and an "
+                               "untrained control: untrained nets also separate colour early; texture needs training.")
+        if WEIGHT_SOURCES[source] == "file":
+            w = sb.text_input("Weights file (.safetensors / .pth)", key="weights", placeholder="path on this computer")
+            weights = w.strip() or None
+        elif WEIGHT_SOURCES[source] == RANDOM:
+            weights = RANDOM
+            sb.warning("Untrained: random weights (seed 0). Every page shows this model as "
+                       f"`{model} {UNTRAINED}`; its descriptors are cached apart from the pretrained ones.")
     label = sb.selectbox("Dataset", list(DATASETS), key="dataset")
     data = DATASETS[label]
     if not data:

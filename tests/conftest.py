@@ -11,6 +11,8 @@ REPO = Path(__file__).resolve().parent.parent
 # A fresh cache per test session: no result of an earlier run can make a test pass or fail.
 os.environ["LAYERSCOPE_CACHE"] = tempfile.mkdtemp(prefix="layerscope-tests-")
 os.environ.setdefault("LAYERSCOPE_DEVICE", "cpu")  # tests are about behaviour, not the GPU
+# The dashboard reads only under its data root: tests build their folders under the temp dir.
+os.environ.setdefault("LAYERSCOPE_DATA_ROOT", tempfile.gettempdir())
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Embed one new image (e.g. an upload) the way the cache embeds the dataset: every block's GAP.
 
-Same preprocessing (`Model.preprocess`) and the same pooling hooks (`extract.Pooler`) as
+Same preprocessing (`Model.preprocess`) and the same pooling (the torch engine's hooks) as
 `extract()`, in fp32, so the vector is directly comparable with the cached descriptors of
 the same model (tested: cosine >= 0.999 with the cached row of a dataset image).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from analysis.descriptors.extract import Pooler
+from analysis.descriptors.engines import TorchEngine
 from analysis.errors import LayerScopeError
 from analysis.models.model import Model
 
@@ -21,8 +21,7 @@ def embed_images(model: Model, images: list[Image.Image]) -> dict[int, np.ndarra
     import torch
 
     x = torch.stack([model.preprocess(im) for im in images])
-    with Pooler(model) as pooler:
-        out = pooler(x, None)  # fp32: the uploaded vector must match the cached fp32 space
+    out = TorchEngine(model, "fp32")(x)  # fp32: the uploaded vector must match the cached fp32 space
     return {i: a.astype(np.float32) for i, a in sorted(out.items())}
 
 

@@ -6,9 +6,7 @@ import json
 import platform
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,106 +15,36 @@ import torch
 
 from analysis.atomic import write_json_atomic
 from analysis.data.datasets import Dataset
-from analysis.data.images import load_image
+from analysis.data.decode import BatchDecoder
+from analysis.descriptors.engines import ENGINES, MIN_COSINE, Choice, choose_engine, gap  # noqa: F401 (re-exported)
+from analysis.descriptors.lock import entry_lock, is_locked
+from analysis.descriptors.rowfile import RowFiles, check_finite, place_rows
 from analysis.descriptors.store import MANIFEST_VERSION, Store, descriptor_key_parts, entry_dir, file_sha256, open_entry
 from analysis.errors import LayerScopeError
-from analysis.models.device import fast_dtype
 from analysis.models.model import Model
-
-MIN_COSINE = 0.999  # reduced precision is kept only while every descriptor stays this close to fp32
-Progress = Callable[[int, int], None]
-
-
-def gap(o: torch.Tensor) -> torch.Tensor:
-    """Global average pool of a block output: NCHW maps -> mean over H, W; tokens (N, L, C) -> mean over L."""
-    o = o.float()
-    if o.ndim == 4:
-        return o.mean(dim=(2, 3))
-    if o.ndim == 3:
-        return o.mean(dim=1)
-    return o.flatten(1)
-
-
-class Pooler:
-    """Forward hooks that keep only the pooled descriptor of each block (never the maps)."""
-
-    def __init__(self, model: Model):
-        self.model = model
-        self.out: dict[int, torch.Tensor] = {}
-        self.hooks = []
-
-    def __enter__(self) -> Pooler:
-        for b in self.model.blocks:
-            self.hooks.append(self.model.module(b).register_forward_hook(
-                lambda _m, _a, o, i=b.index: self.out.__setitem__(i, gap(o))))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for h in self.hooks:
-            h.remove()
-        self.hooks.clear()
-
-    @torch.inference_mode()
-    def __call__(self, x: torch.Tensor, dtype: torch.dtype | None) -> dict[int, np.ndarray]:
-        self.out.clear()
-        dev = self.model.device
-        x = x.to(dev, non_blocking=True)
-        if dev.type in ("cpu", "cuda"):
-            x = x.contiguous(memory_format=torch.channels_last)
-        ctx = torch.autocast(dev.type, dtype=dtype) if dtype is not None else nullcontext()
-        with self.model.lock, ctx:
-            self.model.net(x)
-            return {i: t.float().cpu().numpy() for i, t in self.out.items()}
-
-
-def _cosines(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> float:
-    worst = 1.0
-    for i in a:
-        num = (a[i] * b[i]).sum(1)
-        den = np.linalg.norm(a[i], axis=1) * np.linalg.norm(b[i], axis=1) + 1e-12
-        worst = min(worst, float((num / den).min()))
-    return worst
-
-
-def choose_precision(pooler: Pooler, x: torch.Tensor, precision: str) -> tuple[torch.dtype | None, float | None]:
-    """'fp32', 'auto' (reduced precision if it keeps cosine >= MIN_COSINE on this batch), or 'bf16'/'fp16'."""
-    if precision == "fp32":
-        return None, None
-    wanted = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision) or fast_dtype(pooler.model.device)
-    if wanted is None:
-        return None, None
-    ref = pooler(x, None)
-    try:
-        low = pooler(x, wanted)
-    except (RuntimeError, TypeError):  # autocast dtype unsupported on this device/op
-        return None, None
-    cos = _cosines(ref, low)
-    return (wanted, cos) if cos >= MIN_COSINE or precision != "auto" else (None, cos)
+from analysis.progress import Progress
 
 
 def _batches(ds: Dataset, model: Model, start: int, batch_size: int) -> Iterator[tuple[int, torch.Tensor, list[str | None]]]:
-    """Yield (first row, batch tensor, per-row error) while the next batch loads in a thread."""
-
-    def load(i: int):
-        try:
-            return model.preprocess(load_image(ds.paths[i])), None
-        except Exception as exc:  # each bad file is reported by name; the rest go on
-            return torch.zeros(3, model.input_size, model.input_size), str(exc)
-
-    def load_batch(s: int):
-        items = [load(i) for i in range(s, min(s + batch_size, len(ds)))]
-        return s, torch.stack([t for t, _ in items]), [e for _, e in items]
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        starts = list(range(start, len(ds), batch_size))
-        fut = pool.submit(load_batch, starts[0]) if starts else None
-        for k in range(len(starts)):
-            cur = fut.result()
-            fut = pool.submit(load_batch, starts[k + 1]) if k + 1 < len(starts) else None
-            yield cur
+    """Yield (first row, normalised batch, per-row error) while the next batches decode in worker threads."""
+    return BatchDecoder(model).batches(ds.paths, start, batch_size)
 
 
-def _state(tmp: Path) -> dict:
+def _engine_record(choice: Choice | None, state: dict) -> dict:
+    """What ran and why, for progress.json and the manifest's provenance."""
+    if choice is None:  # every row was written by an earlier run: keep what it recorded
+        return dict(state.get("engine_record", {}))
+    e = choice.engine
+    record = {"engine": e.name, "precision": e.precision, "device": e.device,
+              "dtype": {"fp32": "fp32", "bf16": "bfloat16", "fp16": "float16"}[e.precision],
+              "min_cosine_to_fp32": choice.cosine, "engine_notes": choice.notes, "engine_speeds": choice.speeds}
+    if e.name == "openvino":
+        record["openvino"] = __import__("openvino").__version__
+    return record
+
+
+def read_progress(tmp: Path) -> dict:
+    """The progress file of a partial entry ({} when absent or unreadable: start again)."""
     try:
         return json.loads((tmp / "progress.json").read_text())
     except (OSError, ValueError):
@@ -129,73 +57,101 @@ def extract(
     batch_size: int = 32,
     precision: str = "auto",
     progress: Progress | None = None,
+    wait: float | None = None,
+    engine: str = "auto",
 ) -> Store:
     """Compute (or reuse) the per-block descriptors of `dataset` under `model`.
 
     Resumes an interrupted run from its last finished batch. `progress(done, total)` is called
     after every batch; raising from it cancels cleanly (the partial work is kept for resuming).
+    One computation per entry at a time (a lock): a second caller waits (at most `wait` seconds,
+    None = until done) and then reuses the entry the first one finished.
+    `engine` (auto | torch | openvino) and `precision` choose how the forward runs (see
+    `analysis.descriptors.engines.choose_engine`); the descriptors agree within cosine MIN_COSINE.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise LayerScopeError(f"batch size must be a whole number >= 1, got {batch_size!r}.")
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise LayerScopeError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}.")
+    if engine not in ENGINES:
+        raise LayerScopeError(f"engine must be auto, torch or openvino, got {engine!r}.")
     final = entry_dir(model, dataset)
     store, _ = open_entry(final)
     if store is not None:
         return store
+    with entry_lock(final, timeout=wait):
+        store, _ = open_entry(final)  # finished by whoever held the lock before us
+        if store is not None:
+            shutil.rmtree(final.with_name(final.name + ".partial"), ignore_errors=True)
+            return store
+        return _compute(model, dataset, final, batch_size, precision, progress, engine)
+
+
+def _compute(model: Model, dataset: Dataset, final: Path, batch_size: int, precision: str,
+             progress: Progress | None, engine: str = "auto") -> Store:
     n = len(dataset)
     key_parts = descriptor_key_parts(model, dataset)
     tmp = final.with_name(final.name + ".partial")
-    state = _state(tmp)
+    state = read_progress(tmp)
     if state.get("key_parts") != json.loads(json.dumps(key_parts, default=str)):
         shutil.rmtree(tmp, ignore_errors=True)
         state = {}
     tmp.mkdir(parents=True, exist_ok=True)
     done = int(state.get("rows_done", 0))
-    mode = "r+" if done else "w+"
-    arrays = {b.index: np.lib.format.open_memmap(tmp / f"block_{b.index}.npy", mode=mode, dtype=np.float32,
-                                                 shape=(n, b.channels)) for b in model.blocks}
+    # Plain file writes into preallocated files (a full disk is a message, not SIGBUS); a stale
+    # `.partial` whose files do not match its progress (e.g. a crash mid-way) starts over.
+    rows = RowFiles(tmp, [(b.index, b.channels) for b in model.blocks], n, resume=done > 0)
+    if not rows.valid:
+        done, state = 0, {}
+    names = {b.index: f"{b.index} ({b.module})" for b in model.blocks}
     errors: dict[str, str] = dict(state.get("errors", {}))
-    dtype, cosine = None, state.get("min_cosine")
+    choice: Choice | None = None
     t0 = time.time()
-    if model.device.type in ("cpu", "cuda"):
-        model.net.to(memory_format=torch.channels_last)
-    with Pooler(model) as pooler:
-        first = True
+    with torch.no_grad():  # no autograd in extraction (not inference_mode: the OpenVINO export traces the net)
         for s, x, errs in _batches(dataset, model, done, batch_size):
-            if first:
-                dtype, cosine = choose_precision(pooler, x, state.get("precision_choice", precision))
-                first = False
-            feats = pooler(x, dtype)
+            if choice is None:  # a resumed run goes on with the engine + precision it started with
+                saved = state.get("engine_record", {})
+                asked = (saved["engine"], saved["precision"]) if saved.get("engine") else (engine, precision)
+                choice, feats = choose_engine(model, x, *asked)
+            else:
+                feats = choice.engine(x)
+            if any(not e for e in errs):  # rows of unreadable images are zeros and dropped later
+                check_finite({i: a[[not e for e in errs]] for i, a in feats.items()}, s, dataset.paths, names)
             for i, arr in feats.items():
-                arrays[i][s : s + len(x)] = arr
+                rows.write(i, s, arr)
             for j, e in enumerate(errs):
                 if e:
                     errors[str(s + j)] = e
-            for a in arrays.values():
-                a.flush()
+            rows.sync()
             done = s + len(x)
             write_json_atomic(tmp / "progress.json", {
-                "key_parts": key_parts, "rows_done": done, "errors": errors, "min_cosine": cosine,
-                "precision_choice": "fp32" if dtype is None else str(dtype).removeprefix("torch.").replace("bfloat16", "bf16").replace("float16", "fp16"),
+                "key_parts": key_parts, "rows_done": done, "errors": errors,
+                "engine_record": _engine_record(choice, state),
             })
             if progress:
                 progress(done, n)
     seconds = time.time() - t0
-    del arrays
-    return _finalise(model, dataset, tmp, final, key_parts, errors, dtype, cosine, seconds)
+    rows.close()
+    if done != n:  # an entry is complete only when every row was written
+        raise LayerScopeError(f"Only {done} of {n} images were computed; run again to resume.")
+    return _finalise(model, dataset, tmp, final, key_parts, errors, _engine_record(choice, state), seconds)
 
 
-def _finalise(model, dataset, tmp: Path, final: Path, key_parts, errors, dtype, cosine, seconds) -> Store:
+def _finalise(model: Model, dataset, tmp: Path, final: Path, key_parts, errors, engine_record: dict, seconds) -> Store:
     n = len(dataset)
     bad = sorted(int(i) for i in errors)
     keep = np.setdiff1d(np.arange(n), bad)
     if len(keep) == 0:
         raise LayerScopeError("No image could be read: " + "; ".join(list(errors.values())[:5]))
     infos = []
+    # Built in a separate folder from the untouched `.partial` (hard links, or compact copies without
+    # the unreadable images' rows): a crash here leaves the partial complete and the next run finishes.
+    build = final.with_name(final.name + ".building")
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
     for b in model.blocks:
-        f = tmp / f"block_{b.index}.npy"
-        if bad:  # drop unreadable images' rows so every row is a real descriptor
-            arr = np.load(f, mmap_mode="r")
-            kept = np.ascontiguousarray(arr[keep])
-            del arr
-            np.save(f, kept)
+        f = build / f"block_{b.index}.npy"
+        place_rows(tmp / f.name, f, keep, n)
         infos.append({"file": f.name, "sha256": file_sha256(f)})
     labels = dataset.labels.iloc[keep].reset_index(drop=True)
     manifest = {
@@ -213,8 +169,7 @@ def _finalise(model, dataset, tmp: Path, final: Path, key_parts, errors, dtype, 
         "provenance": {
             "time": time.strftime("%Y-%m-%d %H:%M:%S"),
             "device": str(model.device),
-            "dtype": "fp32" if dtype is None else str(dtype).removeprefix("torch."),
-            "min_cosine_to_fp32": cosine,
+            **engine_record,  # engine, precision, dtype, device it ran on, cosine to fp32 torch, notes
             "seconds": round(seconds, 2),
             "images_per_second": round(n / seconds, 1) if seconds > 0 else None,
             "torch": torch.__version__,
@@ -223,10 +178,10 @@ def _finalise(model, dataset, tmp: Path, final: Path, key_parts, errors, dtype, 
             "python": platform.python_version(),
         },
     }
-    write_json_atomic(tmp / "manifest.json", manifest)
-    (tmp / "progress.json").unlink(missing_ok=True)
+    write_json_atomic(build / "manifest.json", manifest)
     shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    build.rename(final)
+    shutil.rmtree(tmp, ignore_errors=True)
     store, problem = open_entry(final, verify=False)
     if store is None:
         raise LayerScopeError(problem or f"Could not open the new cache entry {final}.")
@@ -239,8 +194,10 @@ def cache_status(model: Model, dataset: Dataset) -> tuple[str, Store | None, str
     store, problem = open_entry(final)
     if store is not None:
         return "ready", store, None
+    if is_locked(final):
+        return "computing", None, "being computed by another session or command right now"
     tmp = final.with_name(final.name + ".partial")
-    st = _state(tmp)
-    if st:
+    st = read_progress(tmp)
+    if st and all((tmp / f"block_{b.index}.npy").is_file() for b in model.blocks):
         return "partial", None, f"{st.get('rows_done', 0)} of {len(dataset)} images done (resumable)"
     return ("missing", None, problem)

@@ -34,7 +34,7 @@ def cached_arrays(namespace: str, parts: dict[str, Any], compute: Callable[[], d
     out = compute()
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in out.items()})
-    write_bytes_atomic(path, buf.getvalue())
+    _save(lambda: write_bytes_atomic(path, buf.getvalue()))
     return out
 
 
@@ -46,5 +46,13 @@ def cached_json(namespace: str, parts: dict[str, Any], compute: Callable[[], Any
     except (OSError, ValueError):
         pass
     out = compute()
-    write_json_atomic(path, out)
+    _save(lambda: write_json_atomic(path, out))
     return out
+
+
+def _save(write: Callable[[], None]) -> None:
+    """Saving is an optimisation: a read-only or full cache still returns the computed result."""
+    try:
+        write()
+    except OSError:
+        pass

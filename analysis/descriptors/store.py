@@ -8,31 +8,37 @@ renamed), so readers never see half-written data; a corrupted entry is detected 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import LayerScopeError
+from analysis.hashing import bytes_digest, file_digest
 from analysis.models.blocks import Block
 from analysis.paths import cache_root
 
-EXTRACTOR_VERSION = 1
+if TYPE_CHECKING:  # annotation only: importing the model module here would be heavy or circular
+    from analysis.models.model import Model
+
+# v2: big JPEGs are decoded at reduced DCT scale (PIL draft) down to the model's resize side, which
+# changes their pixels slightly. The engine (torch / OpenVINO) is NOT in the key: every engine's
+# descriptors are checked to stay within cosine 0.999 of fp32 torch, and the manifest says which ran.
+EXTRACTOR_VERSION = 2
 MANIFEST_VERSION = 1
 
 
 def cache_key(parts: dict[str, Any]) -> str:
     """The one cache key function: a short hash of the canonical JSON of `parts`."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return bytes_digest(blob.encode(), 16)
 
 
-def descriptor_key_parts(model, dataset) -> dict[str, Any]:
+def descriptor_key_parts(model: Model, dataset) -> dict[str, Any]:
     return {
         "model": model.name,
         "arch": model.arch,
@@ -48,17 +54,14 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:40]
 
 
-def entry_dir(model, dataset) -> Path:
+def entry_dir(model: Model, dataset) -> Path:
     key = cache_key(descriptor_key_parts(model, dataset))
     return cache_root() / "descriptors" / f"{_slug(model.name)}__{_slug(dataset.name)}__{key}"
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Full SHA-256 of a cache file (what the manifest records and `verify` checks)."""
+    return file_digest(path, None)
 
 
 @dataclass
@@ -97,6 +100,11 @@ class Store:
         if not 1 <= block <= len(self.manifest["blocks"]):
             raise LayerScopeError(f"Block {block} does not exist (1..{len(self.manifest['blocks'])}).")
         return np.load(self.path / f"block_{block}.npy", mmap_mode="r", allow_pickle=False)
+
+    def block_arrays(self) -> dict[str, np.ndarray]:
+        """{"block 1": memory-mapped (n, C) descriptors, …} in block order (nothing copied):
+        the input every per-block analysis (report, curves, layouts) takes."""
+        return {b.name: self.descriptors(b.index) for b in self.blocks}
 
     def verify(self, full: bool = True) -> str | None:
         """None if intact, else what is wrong (shape/dtype always; checksums when full)."""
@@ -158,11 +166,27 @@ def list_entries() -> pd.DataFrame:
 
 
 def clear_entries(name: str | None = None) -> list[str]:
-    """Remove one entry (by folder name or prefix) or all; returns what was removed."""
+    """Remove one entry (by folder name or prefix) or all; returns what was removed.
+
+    An empty or blank name is refused (it would match every entry); entries being computed right now
+    (locked) are left alone."""
+    from analysis.descriptors.lock import is_locked
+
+    if name is not None and not name.strip():
+        raise LayerScopeError("An empty entry name would match every entry: give a name or prefix from "
+                              "`layerscope cache list`, or no name at all to clear everything.")
     root = cache_root() / "descriptors"
     targets = [d for d in root.glob("*") if d.is_dir() and (name is None or d.name.startswith(name))] if root.is_dir() else []
     if name is not None and not targets:
         raise LayerScopeError(f"No cache entry starts with '{name}'. See `python -m analysis cache list`.")
+    removed = []
     for d in targets:
-        shutil.rmtree(d)
-    return [d.name for d in targets]
+        base = d.with_name(d.name.removesuffix(".partial").removesuffix(".building"))
+        if is_locked(base):
+            continue  # another session or command is computing it
+        try:
+            shutil.rmtree(d)
+        except OSError as exc:
+            raise LayerScopeError(f"Cannot remove {d} ({exc.strerror}): the cache folder is read-only for this user.") from None
+        removed.append(d.name)
+    return removed

@@ -19,13 +19,10 @@ Hooks are always released (`release()` in `finally`; we do not rely on the packa
 which swallows IndexError). The input tensor is made to require grad so gradients reach the
 target layer whatever `requires_grad` the parameters have, and parameter `.grad`s are cleared.
 
-`deletion_insertion` scores a heatmap's faithfulness (Petsiuk et al. 2018, RISE): the target
-probability as the most salient pixels are deleted (replaced by a blurred copy, or the mean
-colour) or inserted (into a blurred copy) in N steps, batched forwards.
+How faithful a heatmap is (deletion / insertion curves) is measured in `faithfulness.py`.
 """
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +46,8 @@ from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 from torch import nn
 
 from analysis.errors import LayerScopeError
-from analysis.models.model import holds_model_lock
+from analysis.models.hooks import capture
+from analysis.models.model import Model, holds_model_lock
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,7 +124,7 @@ CAM_METHODS: dict[str, type[BaseCAM]] = {
 CLASS_AGNOSTIC = {"EigenCAM"}
 
 
-def cam_cost(model, block: int | None, method: str) -> dict[str, int]:
+def cam_cost(model: Model, block: int | None, method: str) -> dict[str, int]:
     """Passes through the network one `compute_cam` call needs (for a page to warn before slow ones).
 
     ScoreCAM runs one forward pass per channel of the block (320 at block 5 of lite0).
@@ -164,7 +162,7 @@ _HEAD_LAYER: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictiona
 
 
 @holds_model_lock
-def head_layer(model) -> str:
+def head_layer(model: Model) -> str:
     """Dotted name of the module whose output the classifier global-average-pools.
 
     Found by matching tensors in one small forward pass (no per-model names), cached per net.
@@ -181,27 +179,14 @@ def head_layer(model) -> str:
             f"Classic CAM needs global average pooling before the classifier ({model.name} has "
             f"{type(pool).__name__ if pool is not None else 'no global_pool'}). Use Grad-CAM instead."
         )
-    records: list[tuple[str, torch.Tensor]] = []  # tensors kept alive, so `is` comparisons are safe
-    pooled: list[torch.Tensor] = []
-    hooks = []
-    owner = threading.get_ident()  # ignore forwards other threads run on a shared model meanwhile
-    try:
-        for n, m in net.named_modules():
-            if n and m is not pool:
-                hooks.append(m.register_forward_hook(
-                    lambda _m, _a, o, n=n: records.append((n, o))
-                    if isinstance(o, torch.Tensor) and threading.get_ident() == owner else None))
-        hooks.append(pool.register_forward_pre_hook(
-            lambda _m, a: pooled.append(a[0]) if threading.get_ident() == owner else None))
-        size = max(64, 2 * max(b.stride for b in model.blocks))
-        with torch.no_grad():
-            net(torch.zeros(1, 3, size, size, device=model.device))
-    finally:
-        for h in hooks:
-            h.remove()
+    # Outputs (and the pool's input) are kept alive in the dicts, so `is` comparisons are safe.
+    hooked = {n: m for n, m in net.named_modules() if n and m is not pool}
+    size = max(64, 2 * max(b.stride for b in model.blocks))
+    with capture(hooked) as outputs, capture({"pool": pool}, inputs=True) as pooled, torch.no_grad():
+        net(torch.zeros(1, 3, size, size, device=model.device))
     # Hooks fire innermost first, so the last module returning the pooled tensor is the outermost
     # one (`bn2` rather than `bn2.act`, `layer4` rather than `layer4.2.act3`).
-    names = [n for n, o in records if pooled and o is pooled[0]]
+    names = [n for n, o in outputs.items() if "pool" in pooled and o is pooled["pool"]]
     if not names:
         raise LayerScopeError(f"Could not find the layer feeding {model.name}'s global pool; use Grad-CAM.")
     _HEAD_LAYER[net] = names[-1]
@@ -226,21 +211,6 @@ class CamResult:
     layer: str             # dotted module name actually hooked (e.g. "bn2" for CAM on lite0)
 
 
-def as_input(model, image: Image.Image | torch.Tensor | np.ndarray) -> torch.Tensor:
-    """PIL image -> normalised (1,3,H,W); a (3,H,W) / (1,3,H,W) tensor is taken as already normalised."""
-    if isinstance(image, Image.Image):
-        x = model.preprocess(image)
-    elif isinstance(image, (torch.Tensor, np.ndarray)):
-        x = torch.as_tensor(image).float()
-    else:
-        raise LayerScopeError(f"Expected a PIL image or a normalised (3,H,W) tensor, got {type(image).__name__}.")
-    if x.ndim == 3:
-        x = x.unsqueeze(0)
-    if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-        raise LayerScopeError(f"Expected one RGB image as (3,H,W) or (1,3,H,W); got shape {tuple(x.shape)}.")
-    return x.to(model.device)
-
-
 def _token_reshape(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """(B, tokens, C) -> (B, C, h, w) for ViT-like blocks: drop prefix tokens, fold a square grid."""
     prefix = int(getattr(net, "num_prefix_tokens", 0))
@@ -259,7 +229,7 @@ def _token_reshape(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
 
 @holds_model_lock
 def compute_cam(
-    model,
+    model: Model,
     image: Image.Image | torch.Tensor,
     block: int | None = None,
     method: str = "Grad-CAM",
@@ -272,7 +242,7 @@ def compute_cam(
     block (or None) and hooks `head_layer(model)` (e.g. `bn2` on tf_efficientnet_lite0).
     """
     name, cls = _method(method)
-    x = as_input(model, image)
+    x = model.as_input(image)
     last = len(model.blocks)
     b = last if block is None else model.block(block).index
     if name == "CAM":
@@ -340,103 +310,3 @@ def overlay(
     coloured = cmap(np.clip(heat, 0, 1))[..., :3]
     out = (1 - opacity) * img.astype(np.float32) / 255 + opacity * coloured
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
-
-
-# ---------------------------------------------------------------------------------------------
-# Faithfulness: deletion / insertion
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class Faithfulness:
-    """Deletion / insertion curves of the target probability (Petsiuk et al. 2018).
-
-    fractions: (steps+1,) share of pixels deleted / inserted, 0..1.
-    deletion: probability after deleting the most salient `fraction` of pixels (-> blurred image,
-    or the mean colour with deletion_baseline="mean").
-    insertion: probability after inserting them into a blurred copy of the image.
-    deletion_auc: area under `deletion` (lower = more faithful); insertion_auc: under
-    `insertion` (higher = more faithful); score = insertion_auc - deletion_auc.
-    """
-
-    fractions: np.ndarray
-    deletion: np.ndarray
-    insertion: np.ndarray
-    deletion_auc: float
-    insertion_auc: float
-    score: float
-    target: int
-    steps: int
-
-
-def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = max(1, int(round(3 * sigma)))
-    k = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-0.5 * (k / sigma) ** 2)
-    k = k / k.sum()
-    c = x.shape[1]
-    xp = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    xp = F.conv2d(xp, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(xp, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-
-
-@torch.no_grad()
-@holds_model_lock
-def deletion_insertion(
-    model,
-    image: Image.Image | torch.Tensor,
-    heatmap: np.ndarray,
-    target: int,
-    steps: int = 16,
-    batch_size: int = 17,
-    blur_sigma: float | None = None,
-    deletion_baseline: str = "blur",
-    random_state: int = 0,
-) -> Faithfulness:
-    """Deletion and insertion curves of `target`'s probability in `steps` equal pixel fractions.
-
-    Insertion starts from a Gaussian blur (sigma = blur_sigma, default image side / 20) of the
-    image and puts original pixels back. Deleted pixels take the blurred image's value
-    (deletion_baseline="blur", default) or 0 in normalised space, i.e. the mean colour ("mean").
-    Why blur: scattered grey pixels are far outside the training distribution, so with "mean" a
-    *random* pixel order destroys the prediction faster than a CAM's contiguous regions (on the
-    coffee photo: deletion AUC 0.13 random vs 0.21 Grad-CAM with "mean"; 0.26 vs 0.13 with "blur").
-    Pixels are ranked by heatmap value; ties (e.g. the zeros of a ReLU'd map) are broken at random
-    with `random_state`, so flat regions are not removed top row first. Cost: 2 * (steps + 1)
-    forward passes at input resolution, batched.
-    """
-    if deletion_baseline not in ("blur", "mean"):
-        raise LayerScopeError(f"deletion_baseline must be 'blur' or 'mean', not '{deletion_baseline}'.")
-    if steps < 1:
-        raise LayerScopeError(f"steps must be >= 1, got {steps}.")
-    x = as_input(model, image)
-    n_out = len(model.class_names) or int(getattr(model.net, "num_classes", 0) or 0)
-    if not 0 <= int(target) < max(n_out, 1):
-        raise LayerScopeError(f"Class index {target} is out of range 0..{n_out - 1}.")
-    h, w = x.shape[-2:]
-    heat = np.asarray(heatmap, dtype=np.float64)
-    if heat.shape != (h, w):
-        raise LayerScopeError(f"heatmap is {heat.shape} but the input is {(h, w)}; pass the CAM of this image.")
-    rng = np.random.default_rng(random_state)
-    order = np.lexsort((rng.random(h * w), -heat.ravel()))  # most salient first, random tie-break
-    rank = np.empty(h * w, dtype=np.int64)
-    rank[order] = np.arange(h * w)
-    rank_t = torch.from_numpy(rank.reshape(h, w)).to(x.device)
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    counts = np.round(fractions * h * w).astype(np.int64)
-    blurred = _gaussian_blur(x, blur_sigma or max(h, w) / 20.0)
-    deleted_value = blurred if deletion_baseline == "blur" else torch.zeros_like(x)
-
-    def curve(start: torch.Tensor, end: torch.Tensor) -> np.ndarray:
-        probs = []
-        for i in range(0, len(counts), batch_size):
-            keep = torch.stack([(rank_t < int(c)) for c in counts[i:i + batch_size]])[:, None].to(x.dtype)
-            batch = end * keep + start * (1 - keep)  # pixels ranked < count come from `end`
-            probs.append(model.net(batch).float().softmax(-1)[:, target].cpu())
-        return torch.cat(probs).numpy()
-
-    deletion = curve(x, deleted_value)
-    insertion = curve(blurred, x)
-    d_auc, i_auc = float(np.trapezoid(deletion, fractions)), float(np.trapezoid(insertion, fractions))
-    return Faithfulness(
-        fractions=fractions, deletion=deletion, insertion=insertion, deletion_auc=d_auc,
-        insertion_auc=i_auc, score=i_auc - d_auc, target=int(target), steps=steps,
-    )

@@ -23,10 +23,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from analysis.descriptors.results_cache import cached_arrays
 from analysis.errors import LayerScopeError
 from analysis.models.blocks import Block
 from analysis.models.hooks import forward_until
-from analysis.models.model import holds_model_lock
+from analysis.models.model import Model, holds_model_lock
+from analysis.progress import Progress, report
 
 MODES = ("receptive", "upsample")
 DEFAULT_LEVELS = (0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999)
@@ -35,7 +37,7 @@ ImageLike = Image.Image | str | Path
 
 
 @holds_model_lock
-def block_activations(model, x: torch.Tensor, block: int) -> torch.Tensor:
+def block_activations(model: Model, x: torch.Tensor, block: int) -> torch.Tensor:
     """(B, C, h, w) output of `block` for a normalised batch, stopping the forward pass there.
 
     Keeps the autograd graph when grad is enabled (used by featureviz as well)."""
@@ -102,6 +104,14 @@ def mask_from_map(
     raise LayerScopeError(f"Unknown mask mode '{mode}'; use one of {MODES}.")
 
 
+def activation_heat(activation: np.ndarray, vmax: float) -> np.ndarray:
+    """A channel map scaled to [0, 1] by `vmax` (e.g. the dataset maximum), negatives at 0, for overlays."""
+    a = np.asarray(activation, dtype=np.float32)
+    if not np.isfinite(vmax) or vmax <= 0:
+        vmax = float(a.max()) if a.size and a.max() > 0 else 1.0
+    return np.clip(a / vmax, 0.0, 1.0)
+
+
 def apply_mask(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image where the mask is set, black elsewhere (HxWx3 uint8)."""
     img = np.asarray(image)
@@ -139,6 +149,28 @@ class ActivationQuantiles:
             )
         return float(np.interp(quantile, self.levels, self.values[:, channel]))
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for `results_cache` (no pickle); inverse of :meth:`from_arrays`."""
+        return {"block": np.asarray(self.block), "levels": self.levels, "values": self.values,
+                "maxima": self.maxima, "n_images": np.asarray(self.n_images),
+                "n_positions": np.asarray(self.n_positions)}
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, np.ndarray]) -> ActivationQuantiles:
+        return cls(block=int(d["block"]), levels=np.asarray(d["levels"]), values=np.asarray(d["values"]),
+                   maxima=np.asarray(d["maxima"]), n_images=int(d["n_images"]),
+                   n_positions=int(d["n_positions"]))
+
+
+def sample_indices(n: int, k: int, random_state: int = 0) -> np.ndarray:
+    """k distinct indices out of range(n) (all of them when k >= n), sorted; seeded: the images
+    the dataset quantiles are computed on."""
+    if n < 1:
+        raise LayerScopeError("The dataset is empty.")
+    if k >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(random_state).choice(n, size=int(k), replace=False))
+
 
 def _default_loader() -> Callable[[ImageLike], Image.Image]:
     from analysis.data.images import load_image
@@ -154,7 +186,7 @@ def _as_pil(item: ImageLike, loader: Callable[[ImageLike], Image.Image] | None) 
 
 @holds_model_lock
 def activation_quantiles(
-    model,
+    model: Model,
     images: Sequence[ImageLike],
     block: int,
     levels: Sequence[float] = DEFAULT_LEVELS,
@@ -162,7 +194,7 @@ def activation_quantiles(
     batch_size: int = 16,
     loader: Callable[[ImageLike], Image.Image] | None = None,
     random_state: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ActivationQuantiles:
     """Per-channel quantiles of `block`'s spatial activations over `images` (PIL images or paths).
 
@@ -191,8 +223,7 @@ def activation_quantiles(
         for f in flat:
             idx = rng.choice(n, size=positions_per_image, replace=False) if n > positions_per_image else slice(None)
             samples.append(f[:, idx])
-        if progress is not None:
-            progress(min(start + batch_size, len(images)), len(images))
+        report(progress, min(start + batch_size, len(images)), len(images), f"{b.name} quantiles")
     allv = np.concatenate(samples, axis=1)  # (C, N)
     values = np.quantile(allv, lv, axis=1).astype(np.float32)
     return ActivationQuantiles(
@@ -201,6 +232,24 @@ def activation_quantiles(
         settings={"positions_per_image": positions_per_image, "random_state": random_state,
                   "levels": lv.tolist()},
     )
+
+
+def store_quantiles(model: Model, store, block: int, n_images: int = 64, positions_per_image: int = 256,
+                    random_state: int = 0, progress: Progress | None = None) -> ActivationQuantiles:
+    """`activation_quantiles` of `block` over a seeded sample of `n_images` of a cache entry's
+    images, kept on disk per (entry, block, sample, settings): the dataset reference of mask
+    thresholds, computed once (seconds), then read in milliseconds."""
+    idx = sample_indices(store.n, n_images, random_state=random_state)
+    parts = {"store": store.key, "block": int(block), "sample": [int(i) for i in idx],
+             "positions": int(positions_per_image), "levels": list(DEFAULT_LEVELS), "random_state": int(random_state),
+             "version": 1}
+    paths = store.paths
+
+    def compute() -> dict[str, np.ndarray]:
+        return activation_quantiles(model, [paths[int(i)] for i in idx], block, positions_per_image=positions_per_image,
+                                    random_state=random_state, progress=progress).to_arrays()
+
+    return ActivationQuantiles.from_arrays(cached_arrays("mask_quantiles", parts, compute))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,17 +270,10 @@ class ChannelMask:
     coverage: float         # share of the image uncovered
 
 
-def _input_and_display(model, image: Image.Image | torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-    if isinstance(image, Image.Image):
-        x = model.preprocess(image)
-    else:
-        x = torch.as_tensor(image).float()
-        if x.ndim == 4 and x.shape[0] == 1:
-            x = x[0]
-    if x.ndim != 3 or x.shape[0] != 3:
-        raise LayerScopeError(f"Expected a PIL image or a normalised (3,H,W) tensor; got shape {tuple(x.shape)}.")
-    disp = x.detach().cpu().permute(1, 2, 0).numpy() * np.asarray(model.std) + np.asarray(model.mean)
-    return x, (np.clip(disp, 0, 1) * 255).round().astype(np.uint8)
+def _input_and_display(model: Model, image: Image.Image | torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """Normalised (3,H,W) input and its HxWx3 uint8 picture (the same pixels)."""
+    x = model.as_input(image)[0]
+    return x, model.to_display(x)
 
 
 def resolve_threshold(
@@ -256,7 +298,7 @@ def resolve_threshold(
 
 @holds_model_lock
 def channel_mask(
-    model,
+    model: Model,
     image: Image.Image | torch.Tensor,
     block: int,
     channel: int,
@@ -287,7 +329,7 @@ def channel_mask(
 
 
 @holds_model_lock
-def top_channels(model, image: Image.Image | torch.Tensor, block: int, k: int = 10) -> pd.DataFrame:
+def top_channels(model: Model, image: Image.Image | torch.Tensor, block: int, k: int = 10) -> pd.DataFrame:
     """The k channels of `block` with the highest mean (GAP) activation for this image.
 
     Columns: channel, mean_activation (the descriptor value), max_activation; best first.

@@ -39,7 +39,8 @@ from analysis.inspect.masks import (
     mask_from_map,
     resolve_threshold,
 )
-from analysis.models.model import holds_model_lock
+from analysis.models.blocks import Block
+from analysis.models.model import Model, holds_model_lock
 
 NF_MODES = ("image", "patch")
 
@@ -180,7 +181,7 @@ def _patches(images: np.ndarray, maps: np.ndarray, block) -> np.ndarray:
 
 @holds_model_lock
 def unit_card(
-    model,
+    model: Model,
     block: int,
     channel: int,
     descriptor: np.ndarray,
@@ -206,6 +207,28 @@ def unit_card(
     over the N top images together. n_classes defaults to the distinct labels in `labels`.
     """
     b = model.block(block)
+    d = _checked_descriptor(b, channel, descriptor, images, labels, nf_mode)
+    top = top_images(d, k)
+    imgs, amaps = _top_crops_and_maps(model, b.index, channel, [images[int(i)] for i in top], loader, batch_size)
+    thr = resolve_threshold(amaps, channel, threshold, quantile, reference)
+    masks = np.stack([mask_from_map(a, thr, b, imgs.shape[1:3], mask_mode) for a in amaps])
+    nf = neuron_feature(imgs if nf_mode == "image" else _patches(imgs, amaps, b), d[top])
+    top_labels = None if labels is None else [labels[int(i)] for i in top]
+    class_index, class_counts = _class_stats(top_labels, labels, n_classes)
+    counts, edges = activation_histogram(d, bins)
+    return UnitCard(
+        block=b.index, channel=int(channel), top_indices=top, top_values=d[top].astype(np.float32),
+        top_paths=[str(images[int(i)]) for i in top], top_labels=top_labels, images=imgs, maps=amaps,
+        masks=masks, masked=np.where(masks[..., None], imgs, 0).astype(np.uint8), threshold=thr,
+        mask_mode=mask_mode, neuron_feature=(nf * 255).round().astype(np.uint8), nf_mode=nf_mode,
+        colour_index=colour_selectivity_index(nf), class_index=class_index, class_counts=class_counts,
+        hist_counts=counts, hist_edges=edges, dataset_max=float(np.nanmax(d)), dataset_mean=float(np.nanmean(d)),
+    )
+
+
+def _checked_descriptor(b, channel: int, descriptor: np.ndarray, images: Sequence, labels: Sequence | None,
+                        nf_mode: str) -> np.ndarray:
+    """The descriptor column as float64, after checking it fits the images, labels and block."""
     if not 0 <= channel < b.channels:
         raise LayerScopeError(f"{b.name} has channels 0..{b.channels - 1}, not {channel}.")
     d = np.asarray(descriptor, dtype=np.float64).ravel()
@@ -215,33 +238,33 @@ def unit_card(
         raise LayerScopeError(f"{len(labels)} labels for {len(d)} images.")
     if nf_mode not in NF_MODES:
         raise LayerScopeError(f"Unknown neuron-feature mode '{nf_mode}'; use one of {NF_MODES}.")
-    top = top_images(d, k)
+    return d
+
+
+def _top_crops_and_maps(model: Model, block: int, channel: int, items: Sequence[ImageLike],
+                        loader: Callable | None, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W, 3) uint8 preprocessed crops and (N, h, w) float32 maps of the channel, in batches."""
     crops, maps = [], []
-    for start in range(0, len(top), batch_size):
-        x = torch.stack([model.preprocess(_as_pil(images[int(i)], loader)) for i in top[start:start + batch_size]])
+    for start in range(0, len(items), batch_size):
+        x = torch.stack([model.preprocess(_as_pil(it, loader)) for it in items[start:start + batch_size]])
         with torch.no_grad():
-            maps.append(block_activations(model, x, b.index)[:, channel].cpu().numpy())
-        disp = x.permute(0, 2, 3, 1).numpy() * np.asarray(model.std) + np.asarray(model.mean)
-        crops.append((np.clip(disp, 0, 1) * 255).round().astype(np.uint8))
-    imgs, amaps = np.concatenate(crops), np.concatenate(maps).astype(np.float32)
-    thr = resolve_threshold(amaps, channel, threshold, quantile, reference)
-    masks = np.stack([mask_from_map(a, thr, b, imgs.shape[1:3], mask_mode) for a in amaps])
-    masked = np.where(masks[..., None], imgs, 0).astype(np.uint8)
-    weights = d[top]
-    nf = neuron_feature(imgs if nf_mode == "image" else _patches(imgs, amaps, b), weights)
-    top_labels = None if labels is None else [labels[int(i)] for i in top]
-    if labels is not None:
-        k_classes = int(n_classes) if n_classes is not None else int(pd.Series(list(labels)).nunique())
-        class_index = class_selectivity_index(top_labels, k_classes)
-        class_counts = pd.Series(top_labels).value_counts()
-    else:
-        class_index, class_counts = float("nan"), None
-    counts, edges = activation_histogram(d, bins)
-    return UnitCard(
-        block=b.index, channel=int(channel), top_indices=top, top_values=d[top].astype(np.float32),
-        top_paths=[str(images[int(i)]) for i in top], top_labels=top_labels, images=imgs, maps=amaps,
-        masks=masks, masked=masked, threshold=thr, mask_mode=mask_mode,
-        neuron_feature=(nf * 255).round().astype(np.uint8), nf_mode=nf_mode,
-        colour_index=colour_selectivity_index(nf), class_index=class_index, class_counts=class_counts,
-        hist_counts=counts, hist_edges=edges, dataset_max=float(np.nanmax(d)), dataset_mean=float(np.nanmean(d)),
-    )
+            maps.append(block_activations(model, x, block)[:, channel].cpu().numpy())
+        crops.append(model.to_display(x))
+    return np.concatenate(crops), np.concatenate(maps).astype(np.float32)
+
+
+def _class_stats(top_labels: list | None, labels: Sequence | None,
+                 n_classes: int | None) -> tuple[float, pd.Series | None]:
+    """Class selectivity index and class counts of the top images (NaN, None without labels)."""
+    if labels is None or top_labels is None:
+        return float("nan"), None
+    k_classes = int(n_classes) if n_classes is not None else int(pd.Series(list(labels)).nunique())
+    return class_selectivity_index(top_labels, k_classes), pd.Series(top_labels).value_counts()
+
+
+def card_masks(card: UnitCard, block: Block, mode: str = "upsample") -> tuple[np.ndarray, np.ndarray]:
+    """The card's top-image masks recomputed in another mask `mode` (same maps, same threshold),
+    to show beside its own: (N, H, W) bool masks and the (N, H, W, 3) crops black outside them."""
+    masks = np.stack([mask_from_map(a, card.threshold, block, img.shape[:2], mode)
+                      for a, img in zip(card.maps, card.images)])
+    return masks, np.where(masks[..., None], card.images, 0).astype(np.uint8)

@@ -9,8 +9,9 @@ Two solvers are wrapped:
   rectangular costs with zero-cost dummy rows and call it in float32 after subtracting each
   row's minimum (which does not change the optimal assignment and keeps the float32 values
   small): on grid-layout costs its float64 mode was 10-100x slower than float32 (23-35 s vs
-  1.3 s for 1 000 cells) and on one 256-cell grid cost it did not finish within 5 minutes (float32: 0.08 s) --
-  the rounding cycling known from Jonker-Volgenant ports. The float32 solution is optimal for
+  1.3 s for 1 000 cells), and on the benchmark's 256- and 1 000-cell grid costs it did not
+  finish within the benchmark's 60 s limit (float32: < 0.1 s and 3-8 s) -- the rounding
+  cycling known from Jonker-Volgenant ports (`benchmarks/layouts.py --full` measures it). The float32 solution is optimal for
   the rounded costs; its cost equalled scipy's to ~1e-6 relative on every cost we tested.
   Still 2-60x slower than scipy on grid costs (faster only on uniform random costs).
 

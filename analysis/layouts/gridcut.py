@@ -52,8 +52,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analysis.arrays import check_descriptors
 from analysis.errors import LayerScopeError
 from analysis.layouts.assignment import solve_assignment
+from analysis.probes.neighbours import leave_one_out_neighbours
 
 DEFAULT_K = 8
 DEFAULT_RADIUS = 1
@@ -121,22 +123,10 @@ def grid_shape(n: int) -> tuple[int, int]:
 
 def nearest_neighbours(X: np.ndarray, k: int = DEFAULT_K) -> np.ndarray:
     """(n, min(k, n - 1)) indices of each row's k nearest other rows (Euclidean, nearest
-    first). Computing this is the expensive part of the quality score (10k x 2048: ~10-20 s
-    on 2 cores): cache it and pass it as ``knn=`` to score many layouts of the same block."""
-    X = _as_2d_finite(X, "X")
-    n = X.shape[0]
-    if k < 1:
-        raise LayerScopeError("k must be >= 1.")
-    k = min(k, n - 1)
-    if k == 0:
-        return np.zeros((n, 0), dtype=np.int64)
-    from sklearn.neighbors import NearestNeighbors
-
-    idx = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)
-    keep = idx != np.arange(n)[:, None]
-    # With duplicate rows the point itself may fall outside its k+1 nearest: drop the last.
-    keep[keep.all(axis=1), -1] = False
-    return idx[keep].reshape(n, k).astype(np.int64)
+    first): `probes.neighbours.leave_one_out_neighbours`. Computing this is the expensive part
+    of the quality score (10k x 2048: ~10-20 s on 2 cores): cache it and pass it as ``knn=`` to
+    score many layouts of the same block."""
+    return leave_one_out_neighbours(X, k, "euclidean")
 
 
 def neighbourhood_scores(
@@ -275,43 +265,35 @@ def gridcut(
     for items, rect in leaves:
         cell_of[items] = _assign_leaf(P, items, rect, cols, method, n)
     seconds = time.perf_counter() - t0
-    if len(leaves) > 1:
-        notes.append(f"Cut into {len(leaves)} regions of at most {leaf_size} images.")
-    else:
-        notes.append("No cut needed: this is the exact global assignment.")
+    notes.append(f"Cut into {len(leaves)} regions of at most {leaf_size} images." if len(leaves) > 1
+                 else "No cut needed: this is the exact global assignment.")
     layout = _make_layout(cell_of, rows, cols, [it for it, _ in leaves], [r for _, r in leaves],
                           "gridcut", seconds, notes, k, radius, method)
     knn = _score(layout, emb if X is None else X, X is not None, knn)
-    if compare_exact is None:
-        compare_exact = n <= AUTO_EXACT_COMPARE_MAX_N
-    if compare_exact:
-        if len(leaves) == 1:
-            layout.exact_quality = layout.quality
-        elif n <= EXACT_MAX_N:
-            ex = exact_grid(emb, X, method=method, scaling=scaling, k=k, radius=radius, knn=knn)
-            layout.exact_quality = ex.quality
-            notes.append(f"Exact assignment took {ex.seconds:.2f} s for comparison.")
-        else:
-            notes.append(f"No exact comparison: {n} images exceed the exact limit {EXACT_MAX_N}.")
+    if n <= AUTO_EXACT_COMPARE_MAX_N if compare_exact is None else compare_exact:
+        _compare_with_exact(layout, emb, X, len(leaves), method, scaling, knn)
     return layout
 
 
+def _compare_with_exact(layout: GridLayout, emb: np.ndarray, X: np.ndarray | None, n_leaves: int, method: str,
+                        scaling: str, knn: np.ndarray) -> None:
+    """Fill layout.exact_quality with the exact assignment's score (with a note), when affordable."""
+    n = layout.n_images
+    if n_leaves == 1:
+        layout.exact_quality = layout.quality
+    elif n <= EXACT_MAX_N:
+        ex = exact_grid(emb, X, method=method, scaling=scaling, k=layout.k, radius=layout.radius, knn=knn)
+        layout.exact_quality = ex.quality
+        layout.notes.append(f"Exact assignment took {ex.seconds:.2f} s for comparison.")
+    else:
+        layout.notes.append(f"No exact comparison: {n} images exceed the exact limit {EXACT_MAX_N}.")
+
+
 def _check_embedding(emb: np.ndarray) -> np.ndarray:
-    emb = _as_2d_finite(emb, "The embedding")
+    emb = check_descriptors(emb, "The embedding")
     if emb.shape[1] != 2:
         raise LayerScopeError(f"The embedding must have 2 columns (n x 2), got {emb.shape}.")
     return emb.astype(np.float64)
-
-
-def _as_2d_finite(a: np.ndarray, what: str) -> np.ndarray:
-    a = np.asarray(a)  # never written into: memmaps stay untouched
-    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
-        raise LayerScopeError(f"{what} must be a non-empty 2-D array, got shape {a.shape}.")
-    if not np.issubdtype(a.dtype, np.number):
-        raise LayerScopeError(f"{what} must be numeric, got dtype {a.dtype}.")
-    if not np.all(np.isfinite(a)):
-        raise LayerScopeError(f"{what} contains NaN or infinite values; clean or drop those rows.")
-    return a
 
 
 def _groups(emb, groups, n_groups, n, leaf_size, random_state, notes) -> np.ndarray:

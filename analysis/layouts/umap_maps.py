@@ -9,42 +9,29 @@
 - :func:`procrustes_align`: the rotation/reflection helper, with a residual.
 - :func:`warm_up`: pays numba's one-off JIT cost (~4-9 s per process) on tiny data.
 
-The GridCut thumbnail grid lives in :mod:`analysis.layouts.gridcut`, its rendering in
-:mod:`analysis.layouts.thumbgrid`, the assignment solvers in :mod:`analysis.layouts.assignment`; the
-public names are re-exported here so the page needs one import.
+The UMAP fit itself is the one in :mod:`analysis.probes.reduction` (with an exact kNN graph up to
+EXACT_KNN_MAX_N images). The GridCut thumbnail grid lives in :mod:`analysis.layouts.gridcut`, its
+rendering in :mod:`analysis.layouts.thumbgrid`, the assignment solvers in
+:mod:`analysis.layouts.assignment`.
 Inputs may be read-only memory maps: nothing here writes into them.
 """
 from __future__ import annotations
 
 import time
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from analysis.arrays import check_descriptors
 from analysis.errors import LayerScopeError
-from analysis.layouts.assignment import solve_assignment  # noqa: F401  (re-exported)
-from analysis.layouts.gridcut import (  # noqa: F401  (re-exported: one import for the layouts page)
-    GridLayout,
-    exact_grid,
-    grid_shape,
-    gridcut,
-    nearest_neighbours,
-    neighbourhood_preservation,
-    neighbourhood_scores,
-)
-from analysis.layouts.thumbgrid import label_colours, pixel_to_index, render_grid  # noqa: F401
+from analysis.probes.reduction import UMAP_METRICS, fit_umap
+from analysis.progress import Progress
 
-METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 UMAP_MIN_DISTINCT = 8  # fewer distinct descriptors than this: UMAP is meaningless -> PCA
 # Up to this many images we compute the kNN graph exactly with scikit-learn and hand it to
 # UMAP: this avoids pynndescent, whose numba JIT costs ~25 s once per process, and is exact.
 EXACT_KNN_MAX_N = 20000
-
-# Warnings umap always emits for our (deliberate) settings; anything else becomes a note.
-_EXPECTED_WARNINGS = ("n_jobs value", "knn_search_index", "precomputed_knn[2]", "transforming new data")
 
 
 @dataclass
@@ -125,8 +112,9 @@ def umap_2d(
     if n_distinct < n:
         notes.append(f"{n - n_distinct} duplicate descriptors: duplicates land on (almost) the same spot.")
     try:
-        coords, extra = _fit_umap(X, nn, min_dist, metric, n_epochs, init, random_state)
-        notes += extra
+        reducer = fit_umap(X, 2, n_neighbors=nn, min_dist=min_dist, metric=metric, random_state=random_state,
+                           n_epochs=n_epochs, init=init, exact_knn_max_n=EXACT_KNN_MAX_N, notes=notes)
+        coords = np.asarray(reducer.embedding_, dtype=np.float64)
         method = "umap"
     except Exception as exc:  # a live demo must not crash: say what happened, show PCA
         notes.append(f"UMAP failed ({type(exc).__name__}: {exc}); used PCA instead.")
@@ -146,7 +134,7 @@ def aligned_umaps(
     n_epochs: int | None = None,
     random_state: int = 0,
     chain_init: bool = True,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> AlignedMaps:
     """2-D maps of every block, comparable side by side.
 
@@ -275,50 +263,12 @@ def _check_params(n_neighbors, min_dist, metric, n_epochs, random_state) -> None
         raise LayerScopeError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}.")
     if not (0.0 <= float(min_dist) <= 1.0):
         raise LayerScopeError(f"min_dist must be between 0 and 1, got {min_dist!r}.")
-    if metric not in METRICS:
-        raise LayerScopeError(f"Unsupported metric {metric!r}; use one of {METRICS}.")
+    if metric not in UMAP_METRICS:
+        raise LayerScopeError(f"Unsupported metric {metric!r}; use one of {UMAP_METRICS}.")
     if n_epochs is not None and (not isinstance(n_epochs, (int, np.integer)) or n_epochs < 1):
         raise LayerScopeError(f"n_epochs must be a positive integer or None, got {n_epochs!r}.")
     if not isinstance(random_state, (int, np.integer)):
         raise LayerScopeError(f"random_state must be an int (explicit seed), got {random_state!r}.")
-
-
-def _fit_umap(X, n_neighbors, min_dist, metric, n_epochs, init, random_state):
-    import umap  # lazy: importing umap costs ~2-3 s
-
-    notes: list[str] = []
-    n = X.shape[0]
-    kwargs = {}
-    if n <= EXACT_KNN_MAX_N:
-        from sklearn.neighbors import NearestNeighbors
-
-        nn = NearestNeighbors(n_neighbors=n_neighbors, metric=metric, algorithm="brute")
-        dist, idx = nn.fit(X).kneighbors(X)
-        bad = ~np.isfinite(dist)
-        if bad.any():  # e.g. correlation / cosine of an all-constant or all-zero row
-            dist[bad] = np.nanmax(np.where(bad, np.nan, dist)) if (~bad).any() else 1.0
-            notes.append(f"{int(bad.any(axis=1).sum())} images have undefined {metric} distances "
-                         "(constant or zero descriptors): treated as far from everything.")
-        kwargs["precomputed_knn"] = (idx.astype(np.int64), dist.astype(np.float32), None)
-    reducer = umap.UMAP(
-        n_components=2,
-        n_neighbors=n_neighbors,
-        min_dist=float(min_dist),
-        metric=metric,
-        n_epochs=n_epochs,
-        init="spectral" if init is None else init,
-        random_state=int(random_state),
-        n_jobs=1,
-        **kwargs,
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        coords = reducer.fit_transform(X)
-    for w in caught:
-        msg = " ".join(str(w.message).split())
-        if not any(s in msg for s in _EXPECTED_WARNINGS):
-            notes.append(f"umap: {msg[:200]}")
-    return np.asarray(coords, dtype=np.float64), notes
 
 
 def _orient(coords: np.ndarray) -> np.ndarray:

@@ -31,10 +31,6 @@ class Block:
     def name(self) -> str:
         return block_name(self.index)
 
-    @property
-    def label(self) -> str:
-        return f"{self.name} · {self.module}"
-
 
 def block_name(index: int) -> str:
     return f"block {index}"

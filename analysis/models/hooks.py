@@ -24,8 +24,11 @@ class StopForward(Exception):
 
 @contextmanager
 def capture(modules: Mapping[K, nn.Module], transform: Callable[[Any], Any] | None = None,
-            stop_after: K | None = None) -> Iterator[dict[K, Any]]:
+            stop_after: K | None = None, inputs: bool = False) -> Iterator[dict[K, Any]]:
     """Record `transform(output)` of each module (by key) while the context is open.
+
+    With `inputs`, the module's first positional input is recorded instead of its output. The
+    dict keeps the order in which modules first finished (innermost before outermost).
 
     Only forwards run by the calling thread are recorded (other sessions share the model).
     With `stop_after`, the forward pass ends (``StopForward``) right after that module ran;
@@ -39,7 +42,8 @@ def capture(modules: Mapping[K, nn.Module], transform: Callable[[Any], Any] | No
         def hook(_m, _a, o):
             if threading.get_ident() != owner:
                 return
-            out[key] = transform(o) if transform is not None else o
+            v = _a[0] if inputs else o
+            out[key] = transform(v) if transform is not None else v
             if stop_after is not None and key == stop_after:
                 raise StopForward
         return hook

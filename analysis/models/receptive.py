@@ -63,7 +63,13 @@ def measure_receptive_fields(
     for module_name, stride in blocks:
         probe = max(probe, 4 * stride)
         while True:
-            rf = _measure(g, g.get_submodule(module_name), stride, probe)
+            try:
+                rf = _measure(g, g.get_submodule(module_name), stride, probe)
+            except (AssertionError, RuntimeError, ValueError):
+                # Fixed-input-size networks (ViT patch embedding asserts 224 px) refuse a probe of
+                # another size: their blocks see the whole image, which is what we report.
+                rf = ReceptiveField(size=probe, offset=probe / 2, clipped=True)
+                probe = max_probe
             if not rf.clipped or probe >= max_probe:
                 break
             probe = min(probe * 2, max_probe)

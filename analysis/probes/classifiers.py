@@ -40,11 +40,11 @@ from analysis.probes.neighbours import (
     vote_counts,
 )
 from analysis.probes.reduction import default_dims, fit_umap, umap_transform
+from analysis.progress import Progress, report
 
 KS = (1, 2, 4, 8, 16)
 TOP = 5  # top-N accuracy reported next to top-1
 
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,7 @@ def _cross_validate(
     """Run fold_fn(X_train, codes_train, X_test, n_classes) -> {key: (pred, top5 | None)} per fold."""
     parts: dict[tuple, list] = {}
     for f, (tr, te) in enumerate(plan.splits):
-        if progress is not None:
-            progress(f / plan.n_splits, f"{method}: fold {f + 1} of {plan.n_splits}")
+        report(progress, f, plan.n_splits, f"{method}: fold {f + 1} of {plan.n_splits}")
         # Fancy indexing copies only this fold's rows out of a memmap; X itself is never written.
         for key, (pred, top) in fold_fn(np.asarray(X[tr]), plan.codes[tr], np.asarray(X[te]), plan.n_classes).items():
             parts.setdefault(key, []).append((f, te, pred, top))
@@ -278,8 +277,7 @@ def umap_knn_cv(
     def fold_fn(Xtr, ctr, Xte, n_classes):
         out = {}
         for d in dims:
-            if progress is not None:
-                progress(steps[0] / (len(dims) * plan.n_splits), f"UMAP-{d}: fold {steps[0] // len(dims) + 1}")
+            report(progress, steps[0], len(dims) * plan.n_splits, f"UMAP-{d}: fold {steps[0] // len(dims) + 1}")
             steps[0] += 1
             reducer = fit_umap(Xtr, d, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state)
             for (_, k), v in knn(reducer.embedding_, ctr, umap_transform(reducer, Xte), n_classes).items():

@@ -120,7 +120,7 @@ def distance_distributions(
     bins: int = 60,
     random_state: int = 0,
 ) -> tuple[dict[str, PairDistances], pd.DataFrame]:
-    """Same pairs measured in every space ({name: array}, e.g. original + reduction.umap_spaces).
+    """Same pairs measured in every space ({name: array}, e.g. original + reduction.reduce(X, "umap", d)).
 
     Returns the per-space distributions and a summary table (space, overlap, auc, d_prime, …).
     """

@@ -8,6 +8,7 @@ Policy for small classes (shown to the user through ``FoldPlan.message``):
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,10 @@ class FoldPlan:
     @property
     def min_train_size(self) -> int:
         return min(len(tr) for tr, _ in self.splits)
+
+    def usable_ks(self, ks: Sequence[int]) -> list[int]:
+        """The k values (sorted, unique) a kNN can use on every training fold of this plan."""
+        return [int(k) for k in sorted(set(ks)) if 1 <= k <= self.min_train_size]
 
 
 def plan_folds(y: ArrayLike, n_splits: int = 5, random_state: int = 0) -> FoldPlan:

@@ -24,6 +24,7 @@ import numpy as np
 from sklearn import get_config
 from sklearn.preprocessing import normalize
 
+from analysis.arrays import check_descriptors
 from analysis.errors import LayerScopeError
 
 METRICS = ("euclidean", "cosine")
@@ -146,6 +147,33 @@ def nearest(
     if metric == "euclidean":
         np.sqrt(out_d, out=out_d)
     return out_i, out_d
+
+
+def leave_one_out_neighbours(X: np.ndarray, k: int, metric: str = "euclidean") -> np.ndarray:
+    """(n, min(k, n - 1)) indices of each row's k nearest OTHER rows, nearest first (the kNN graph
+    of a set with itself, e.g. for GridCut's neighbourhood score).
+
+    Runs scikit-learn's brute-force ``ArgKmin`` (float32 stays float32): ~2x faster here than
+    `nearest` with ``exclude``, which upcasts to float64 for sklearn-identical kNN *predictions*
+    (benchmarks/neighbours.py, 4000 x 512: median 2.8 s vs 5.9 s, 2.1x, same neighbour sets). Among rows at
+    exactly equal distance the order is sklearn's; a duplicate of a row is a neighbour like any other.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X = check_descriptors(X)
+    check_metric(metric)
+    n = len(X)
+    if k < 1:
+        raise LayerScopeError("k must be >= 1.")
+    k = min(int(k), n - 1)
+    if k == 0:
+        return np.zeros((n, 0), dtype=np.int64)
+    idx = NearestNeighbors(n_neighbors=k + 1, metric=metric, algorithm="brute").fit(X).kneighbors(
+        X, return_distance=False)
+    keep = idx != np.arange(n)[:, None]
+    # With duplicate rows the row itself may fall outside its k + 1 nearest: drop the last one then.
+    keep[keep.all(axis=1), -1] = False
+    return idx[keep].reshape(n, k).astype(np.int64)
 
 
 def _heap_push(values: list, indices: list, val: float, idx: int) -> None:

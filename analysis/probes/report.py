@@ -17,31 +17,38 @@ Confidence intervals (95 %, percentile bootstrap, seeded):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
 from analysis.arrays import check_descriptors
 from analysis.errors import LayerScopeError
 from analysis.probes.bootstrap import bootstrap_ci
+from analysis.probes.chance import above_chance, agreement_intervals, chance_levels
 from analysis.probes.classifiers import KS, ProbeResult, knn_cv, linear_probe_cv, prototype_cv
 from analysis.probes.clustering import cluster_block
 from analysis.probes.folds import plan_folds
+from analysis.probes.logme import logme
 from analysis.probes.retrieval import precision_at_k
+from analysis.progress import Progress
+from analysis.progress import report as report_progress
 
 # Metric columns of the report table (each also has <name>_low and <name>_high, maybe NaN).
-SCORES = ("knn", "prototype_euclidean", "prototype_cosine", "linear", "ari", "ami", "silhouette", "precision")
+# logme: LogME (You et al. 2021), training-free log evidence per image, not an accuracy (no interval).
+SCORES = ("knn", "prototype_euclidean", "prototype_cosine", "linear", "ari", "ami", "silhouette", "precision", "logme")
 
 
 @dataclass(frozen=True)
 class BlockReport:
     """table: one row per block (index = block name), columns SCORES with _low / _high,
     plus knn_k, knn_metric, silhouette_labels, noise_fraction. NaN = not computed.
-    best: score column -> block with the highest value. recommended_block is the best by
-    ``primary``; recommendation is a one-line summary for the UI."""
+    best: score column -> block with the highest value among the blocks whose score is above
+    chance (a score at chance on every block has no best). recommended_block is the best by
+    ``primary`` (its plain maximum when no block beats chance); recommendation is a one-line
+    summary for the UI. chance: score -> its chance level; at_chance: the scores that show
+    nothing (their 95 % interval reaches the chance level on every block)."""
 
     label: str
     table: pd.DataFrame
@@ -50,6 +57,12 @@ class BlockReport:
     recommendation: str
     fold_message: str
     params: dict
+    chance: dict[str, float] = field(default_factory=dict)
+    at_chance: list[str] = field(default_factory=list)
+
+    @property
+    def primary_above_chance(self) -> bool:
+        return self.params.get("primary", "knn") in self.best
 
 
 def _accuracy(r: ProbeResult, n_boot: int, seed: int) -> tuple[float, float, float]:
@@ -76,7 +89,7 @@ def block_report(
     n_boot_clustering: int = 200,
     primary: str = "knn",
     random_state: int = 0,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
     embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> BlockReport:
     """Score every block for one label column. Raise from ``progress`` to cancel (the exception
@@ -93,62 +106,37 @@ def block_report(
     blocks = {name: check_descriptors(X, name=name) for name, X in blocks.items()}
     y = np.asarray(y)
     plan = plan_folds(y, n_splits=n_splits, random_state=random_state)
-    ks = [k for k in sorted(set(ks)) if k <= plan.min_train_size] or [1]
+    ks = plan.usable_ks(ks) or [1]
+    retrieval_k = max(1, min(retrieval_k, len(y) - 1))  # P@k needs k other images: a tiny set uses a smaller k
     stages = ["prototype", "knn"] + (["linear"] if linear else []) + (["clustering"] if clustering else []) + ["retrieval"]
     total, step = len(blocks) * len(stages), 0
 
     def tick(block: str, stage: str) -> None:
         nonlocal step
-        if progress is not None:
-            progress(step / total, f"{block}: {stage}")
+        report_progress(progress, step, total, f"{block}: {stage}")
         step += 1
 
-    rows = []
-    for name, X in blocks.items():
-        row: dict = {"block": name}
-        tick(name, "nearest prototype")
-        for metric in ("euclidean", "cosine"):
-            r = prototype_cv(X, y, metric, plan=plan)
-            row.update(zip((f"prototype_{metric}", f"prototype_{metric}_low", f"prototype_{metric}_high"),
-                           _accuracy(r, n_boot, random_state)))
-        tick(name, "kNN")
-        best = knn_cv(X, y, ks, plan=plan).best
-        row.update(zip(("knn", "knn_low", "knn_high"), _accuracy(best, n_boot, random_state)))
-        row.update(knn_k=best.params["k"], knn_metric=best.params["metric"])
-        if linear:
-            tick(name, "linear probe")
-            r = linear_probe_cv(X, y, plan=plan, random_state=random_state)
-            row.update(zip(("linear", "linear_low", "linear_high"), _accuracy(r, n_boot, random_state)))
-        if clustering:
-            tick(name, "UMAP + HDBSCAN")
-            c = cluster_block(X, y, reducer=reducer, n_components=n_components, n_neighbors=n_neighbors,
-                              embedding=None if embeddings is None else embeddings[name],
-                              random_state=random_state)
-            for score, fn in (("ari", adjusted_rand_score), ("ami", adjusted_mutual_info_score)):
-                low, high = bootstrap_ci(fn, c.codes, c.clusters, n_boot=n_boot_clustering, random_state=random_state,
-                                         distinct=True)
-                row.update({score: getattr(c, score), f"{score}_low": low, f"{score}_high": high})
-            row.update(silhouette=c.silhouette, silhouette_labels=c.silhouette_labels, noise_fraction=c.noise_fraction)
-        tick(name, f"precision@{retrieval_k}")
-        p = precision_at_k(X, y, retrieval_k, n_queries=n_queries, metric=retrieval_metric, random_state=random_state)
-        low, high = bootstrap_ci(np.mean, p.precision, n_boot=n_boot, random_state=random_state)
-        row.update(precision=p.mean, precision_low=low, precision_high=high)
-        rows.append(row)
-
+    rows = [_score_block(name, X, y, plan, ks, tick, linear=linear, clustering=clustering, reducer=reducer,
+                         n_components=n_components, n_neighbors=n_neighbors,
+                         embeddings=embeddings,
+                         retrieval_k=retrieval_k, n_queries=n_queries, retrieval_metric=retrieval_metric,
+                         n_boot=n_boot, n_boot_clustering=n_boot_clustering, random_state=random_state)
+            for name, X in blocks.items()]
     # Fixed column order; scores not computed stay visible as NaN columns.
     columns = [c + s for c in SCORES for s in ("", "_low", "_high")]
     columns += ["knn_k", "knn_metric", "silhouette_labels", "noise_fraction"]
     table = pd.DataFrame(rows).set_index("block").reindex(columns=columns)
-    best = {col: str(table[col].idxmax()) for col in SCORES if table[col].notna().any()}
-    if primary not in best:
+    chance = chance_levels(y)
+    best, at_chance = _best_blocks(table, chance)
+    if not table[primary].notna().any():
         raise LayerScopeError(f"the primary score {primary!r} was not computed; enable it or pick another.")
-    chosen = best[primary]
-    if progress is not None:
-        progress(1.0, "report done")
+    chosen = best.get(primary, str(table[primary].idxmax()))
+    report_progress(progress, total, total, "report done")
     return BlockReport(
         label=label, table=table, best=best, recommended_block=chosen,
-        recommendation=_recommendation(label, chosen, table.loc[chosen], best, primary, retrieval_k),
-        fold_message=plan.message,
+        recommendation=_recommendation(label, chosen, table.loc[chosen], best, primary, retrieval_k,
+                                       chance.get(primary)),
+        fold_message=plan.message, chance=chance, at_chance=at_chance,
         params={"ks": ks, "n_splits": plan.n_splits, "linear": linear, "clustering": clustering,
                 "reducer": reducer, "n_components": n_components, "retrieval_k": retrieval_k,
                 "n_queries": n_queries, "retrieval_metric": retrieval_metric, "n_boot": n_boot,
@@ -156,18 +144,92 @@ def block_report(
     )
 
 
+def _score_block(name: str, X: np.ndarray, y: np.ndarray, plan, ks: list[int], tick: Callable[[str, str], None], *,
+                 linear: bool, clustering: bool, reducer: str, n_components: int, n_neighbors: int,
+                 embeddings: Mapping[str, np.ndarray] | None, retrieval_k: int, n_queries: int, retrieval_metric: str,
+                 n_boot: int, n_boot_clustering: int, random_state: int) -> dict:
+    """One row of the report table: every score of one block, with its bootstrap interval."""
+    row: dict = {"block": name}
+    tick(name, "nearest prototype")
+    for metric in ("euclidean", "cosine"):
+        r = prototype_cv(X, y, metric, plan=plan)
+        row.update(zip((f"prototype_{metric}", f"prototype_{metric}_low", f"prototype_{metric}_high"),
+                       _accuracy(r, n_boot, random_state)))
+    tick(name, "kNN")
+    best = knn_cv(X, y, ks, plan=plan).best
+    row.update(zip(("knn", "knn_low", "knn_high"), _accuracy(best, n_boot, random_state)))
+    row.update(knn_k=best.params["k"], knn_metric=best.params["metric"])
+    row["logme"] = logme(np.asarray(X)[plan.rows], y[plan.rows])  # the images the probes score
+    if linear:
+        tick(name, "linear probe")
+        r = linear_probe_cv(X, y, plan=plan, random_state=random_state)
+        row.update(zip(("linear", "linear_low", "linear_high"), _accuracy(r, n_boot, random_state)))
+    if clustering:
+        tick(name, "UMAP + HDBSCAN")
+        c = cluster_block(X, y, reducer=reducer, n_components=n_components, n_neighbors=n_neighbors,
+                          embedding=None if embeddings is None else embeddings[name],  # looked up only now
+                          random_state=random_state)
+        row.update(ari=c.ari, ami=c.ami, **agreement_intervals(c.codes, c.clusters, n_boot_clustering, random_state))
+        row.update(silhouette=c.silhouette, silhouette_labels=c.silhouette_labels, noise_fraction=c.noise_fraction)
+    tick(name, f"precision@{retrieval_k}")
+    p = precision_at_k(X, y, retrieval_k, n_queries=n_queries, metric=retrieval_metric, random_state=random_state)
+    low, high = bootstrap_ci(np.mean, p.precision, n_boot=n_boot, random_state=random_state)
+    row.update(precision=p.mean, precision_low=low, precision_high=high)
+    return row
+
+
+def _best_blocks(table: pd.DataFrame, chance: dict[str, float]) -> tuple[dict[str, str], list[str]]:
+    """Best block per score among the blocks above chance, and the scores at chance everywhere."""
+    best, at_chance = {}, []
+    for col in SCORES:
+        if not table[col].notna().any():
+            continue
+        ok = above_chance(table, col, chance[col]) if col in chance else table[col].notna()
+        if ok.any():
+            best[col] = str(table.loc[ok, col].idxmax())
+        else:
+            at_chance.append(col)  # never "best": it shows nothing on any block
+    return best, at_chance
+
+
 _NAMES = {"knn": "kNN", "prototype_euclidean": "prototype (eucl.)", "prototype_cosine": "prototype (cos.)",
-          "linear": "linear probe", "ari": "ARI", "ami": "AMI", "silhouette": "silhouette", "precision": "P@{k}"}
+          "linear": "linear probe", "ari": "ARI", "ami": "AMI", "silhouette": "silhouette", "precision": "P@{k}", "logme": "LogME"}
 
 
-def _recommendation(label: str, block: str, row: pd.Series, best: dict, primary: str, k: int) -> str:
+def _recommendation(label: str, block: str, row: pd.Series, best: dict, primary: str, k: int,
+                    chance: float | None = None) -> str:
     def fmt(col: str) -> str:
         name = _NAMES[col].format(k=k)
         half = (row[f"{col}_high"] - row[f"{col}_low"]) / 2
         text = f"{name} {row[col]:.2f}" + (f" ± {half:.2f}" if np.isfinite(half) else "")
         return text + (f" (k={int(row['knn_k'])}, {row['knn_metric']})" if col == "knn" else "")
 
+    if primary not in best:
+        level = "" if chance is None else f" (chance {chance:.2f})"
+        return (f"for `{label}` no block is clearly above chance by {_NAMES[primary].format(k=k)}: the highest, "
+                f"{fmt(primary)} at {block}, is within chance{level}. These descriptors show nothing about "
+                f"`{label}`; do not pick a block from this score.")
     cols = [primary] + [c for c in ("knn", "prototype_euclidean", "linear", "ari", "ami", "precision") if c != primary]
     parts = [fmt(c) for c in cols if c in best]
     elsewhere = [f"{_NAMES[c].format(k=k)} peaks at {b}" for c, b in best.items() if b != block]
     return f"for `{label}` use {block}: " + ", ".join(parts) + ("; " + ", ".join(elsewhere) if elsewhere else "")
+
+
+def chance_notes(r: BlockReport) -> list[str]:
+    """Plain-words warnings for the report: scores that show nothing, HDBSCAN runs that left
+    every image as noise (0 clusters: no silhouette)."""
+    out = []
+    k = r.params.get("retrieval_k", 10)
+    for s in r.at_chance:
+        level = r.chance.get(s)
+        out.append(f"{_NAMES[s].format(k=k)} shows nothing for `{r.label}`: on every block its 95 % interval "
+                   f"reaches chance ({level:.2f}), so no block is marked best for it." if level is not None else
+                   f"{_NAMES[s].format(k=k)} was not defined on any block.")
+    t = r.table
+    if "noise_fraction" in t and t["noise_fraction"].notna().any():
+        allnoise = [str(b) for b, v in t["noise_fraction"].items() if np.isfinite(v) and v >= 0.999]
+        if allnoise:
+            out.append(f"HDBSCAN left every image as noise on {', '.join(allnoise)} (0 clusters, so no silhouette "
+                       "and ARI / AMI 0): the clustering found no structure there, which says nothing about "
+                       "whether the classes separate; see kNN.")
+    return out

@@ -10,24 +10,26 @@ import hashlib
 import importlib
 import inspect
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.descriptors.results_cache import cached_arrays, cached_json
+from analysis.descriptors.results_cache import cached_arrays, cached_json, result_path
 from analysis.errors import LayerScopeError
 from analysis.probes.reduction import reduce
 from analysis.probes.report import SCORES, BlockReport, block_report
+from analysis.progress import Progress
 
-REPORT_FORMAT = 1
+REPORT_FORMAT = 2  # 2: chance levels; a score at chance is never best
 # The modules whose code decides the numbers: a change in any of them gives a new cache key.
-_SOURCES = ("analysis.probes.report", "analysis.probes.classifiers", "analysis.probes.clustering",
+_SOURCES = ("analysis.probes.report", "analysis.probes.chance", "analysis.probes.classifiers", "analysis.probes.clustering",
             "analysis.probes.retrieval", "analysis.probes.bootstrap", "analysis.probes.folds",
-            "analysis.probes.neighbours", "analysis.probes.reduction", "analysis.arrays")
+            "analysis.probes.neighbours", "analysis.probes.reduction", "analysis.arrays", "analysis.probes.logme")
 LABELS = {"knn": "kNN", "prototype_euclidean": "prototype eucl.", "prototype_cosine": "prototype cos.",
-          "linear": "linear probe", "ari": "ARI", "ami": "AMI", "silhouette": "silhouette", "precision": "P@k"}
+          "linear": "linear probe", "ari": "ARI", "ami": "AMI", "silhouette": "silhouette", "precision": "P@k",
+          "logme": "LogME"}
 
 
 def _code_hash() -> str:
@@ -54,7 +56,7 @@ def report_to_json(r: BlockReport) -> dict:
     return {
         "format": REPORT_FORMAT, "label": r.label, "table": json.loads(r.table.to_json(orient="split")),
         "best": r.best, "recommended_block": r.recommended_block, "recommendation": r.recommendation,
-        "fold_message": r.fold_message, "params": r.params,
+        "fold_message": r.fold_message, "params": r.params, "chance": r.chance, "at_chance": r.at_chance,
     }
 
 
@@ -65,24 +67,57 @@ def report_from_json(d: dict) -> BlockReport:
     num = [c for c in table.columns if c != "knn_metric"]
     table[num] = table[num].apply(pd.to_numeric, errors="coerce")  # JSON null -> NaN
     return BlockReport(label=d["label"], table=table, best=dict(d["best"]), recommended_block=d["recommended_block"],
-                       recommendation=d["recommendation"], fold_message=d["fold_message"], params=dict(d["params"]))
+                       recommendation=d["recommendation"], fold_message=d["fold_message"], params=dict(d["params"]),
+                       chance=dict(d.get("chance", {})), at_chance=list(d.get("at_chance", [])))
 
 
-def store_blocks(store) -> dict[str, np.ndarray]:
-    """{"block 1": memory-mapped (n, C) descriptors, …} of a cache entry (nothing copied)."""
-    return {b.name: store.descriptors(b.index) for b in store.blocks}
+def reduced_space(store, block: int, reducer: str = "umap", n_components: int = 5, n_neighbors: int = 15,
+                  min_dist: float = 0.1, random_state: int = 0) -> np.ndarray:
+    """One block's descriptors reduced with `reduction.reduce`, kept on disk per (entry, block,
+    settings). It does not depend on the labels, so every label column and page shares it."""
+    parts = {"store": store.key, "block": int(block), "reducer": reducer, "d": int(n_components),
+             "nn": int(n_neighbors) if reducer == "umap" else None, "min_dist": float(min_dist),
+             "seed": int(random_state), "v": 1}
+    return cached_arrays("reduced_space", parts, lambda: {"E": reduce(
+        store.descriptors(block), reducer, int(n_components), n_neighbors=int(n_neighbors), min_dist=float(min_dist),
+        random_state=int(random_state))})["E"]
 
 
 def cluster_space(store, block: int, reducer: str = "umap", n_components: int = 5, n_neighbors: int = 15,
                   random_state: int = 0) -> np.ndarray:
-    """The reduced space HDBSCAN clusters for one block (as cluster_block makes it: min_dist 0),
-    kept on disk. It does not depend on the labels: every label column, the block report and the
-    clustering page share it."""
-    parts = {"store": store.key, "block": int(block), "reducer": reducer, "d": int(n_components),
-             "nn": int(n_neighbors) if reducer == "umap" else None, "min_dist": 0.0, "seed": int(random_state), "v": 1}
-    return cached_arrays("cluster_space", parts, lambda: {"E": reduce(
-        store.descriptors(block), reducer, int(n_components), n_neighbors=int(n_neighbors), min_dist=0.0,
-        random_state=int(random_state))})["E"]
+    """The reduced space HDBSCAN clusters for one block (as cluster_block makes it: min_dist 0):
+    the block report, the Clustering page and the outlier scores share it."""
+    return reduced_space(store, block, reducer, n_components, n_neighbors, 0.0, random_state)
+
+
+def cached_clustering(store, block: int, label: str, reducer: str = "umap", n_components: int = 5,
+                      n_neighbors: int = 15, min_cluster_size: int | None = None, random_state: int = 0,
+                      n_boot: int = 200) -> dict[str, np.ndarray]:
+    """HDBSCAN of one block's reduced space (cluster_space) scored against one label column, with
+    95 % bootstrap intervals of ARI / AMI, kept on disk (the Clustering page's first visit and
+    `precompute --warm` share it). Arrays: clusters (n,), and the scalars ari, ami, ari_low,
+    ari_high, ami_low, ami_high, silhouette, silhouette_labels, noise_fraction, n_clusters,
+    min_cluster_size."""
+    from analysis.probes.chance import agreement_intervals
+    from analysis.probes.clustering import cluster_block
+
+    if label not in store.labels.columns:
+        raise LayerScopeError(f"no label column '{label}'; this dataset has {', '.join(store.labels.columns)}.")
+    parts = {"store": store.key, "block": int(block), "label": label, "reducer": reducer, "d": int(n_components),
+             "nn": int(n_neighbors) if reducer == "umap" else None, "mcs": min_cluster_size,
+             "seed": int(random_state), "n_boot": int(n_boot), "code": _code_hash(), "v": 1}
+
+    def compute() -> dict[str, np.ndarray]:
+        E = cluster_space(store, block, reducer, n_components, n_neighbors, random_state)
+        r = cluster_block(store.descriptors(block), store.labels[label].to_numpy(), embedding=E,
+                          min_cluster_size=min_cluster_size, random_state=random_state)
+        ci = agreement_intervals(r.codes, r.clusters, n_boot=n_boot, random_state=random_state)
+        return {"clusters": r.clusters, "ari": np.array(r.ari), "ami": np.array(r.ami), "silhouette": np.array(r.silhouette),
+                "silhouette_labels": np.array(r.silhouette_labels), "noise_fraction": np.array(r.noise_fraction),
+                "n_clusters": np.array(r.n_clusters), "min_cluster_size": np.array(r.params["min_cluster_size"]),
+                **{k: np.array(v) for k, v in ci.items()}}
+
+    return cached_arrays("clustering", parts, compute)
 
 
 class _Spaces(dict):
@@ -101,7 +136,7 @@ class _Spaces(dict):
 
 
 def cached_block_report(
-    store, label: str, *, progress: Callable[[float, str], None] | None = None, **params
+    store, label: str, *, progress: Progress | None = None, **params
 ) -> BlockReport:
     """block_report over every block of `store` for one label column, cached on disk."""
     if label not in store.labels.columns:
@@ -110,11 +145,23 @@ def cached_block_report(
     parts = {"store": store.key, "label": label, "params": full, "code": _code_hash(), "format": REPORT_FORMAT}
 
     def compute() -> dict:
-        r = block_report(store_blocks(store), store.labels[label].to_numpy(), label=label, progress=progress,
+        r = block_report(store.block_arrays(), store.labels[label].to_numpy(), label=label, progress=progress,
                          embeddings=_Spaces(store, full) if full["clustering"] else None, **full)
         return report_to_json(r)
 
     return report_from_json(cached_json("block_report", parts, compute))
+
+
+def report_on_disk(store, label: str, **params) -> BlockReport | None:
+    """The cached block report for these settings if it was computed before (e.g. by
+    `precompute --warm` or the Block report page), else None — never computes."""
+    if label not in store.labels.columns:
+        return None
+    full = resolved_params(**params)
+    parts = {"store": store.key, "label": label, "params": full, "code": _code_hash(), "format": REPORT_FORMAT}
+    if not result_path("block_report", parts, ".json").is_file():
+        return None
+    return cached_block_report(store, label, **params)
 
 
 def summary_table(r: BlockReport, scores: Sequence[str] | None = None, decimals: int = 3) -> pd.DataFrame:

@@ -11,11 +11,10 @@ from analysis.descriptors.results_cache import cached_json
 from analysis.probes.classifiers import knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv
 from analysis.probes.folds import plan_folds
 from analysis.probes.reduction import default_dims
-from dashboard.state import guard, require_store
-from dashboard.which_block import (
+from dashboard.state import guard, page_seed, require_store
+from dashboard.widgets import (
     CAMERA,
     block_select,
-    blocks_of,
     download_csv,
     fold_note,
     parse_ints,
@@ -34,14 +33,14 @@ ks_text = c2.text_input("k values (kNN)", "1, 2, 4, 8, 16", key="acc_ks", help="
 metric = c3.radio("Distance", ["euclidean", "cosine"], horizontal=True, key="acc_metric")
 linear = c4.checkbox("Linear probe too (slower)", False, key="acc_linear",
                      help="StandardScaler + logistic regression fitted on each training fold")
-seed = 0
+seed = page_seed()
 
 with guard():
     asked = parse_ints(ks_text, "k values")
     y = store.labels[label].to_numpy()
     plan = plan_folds(y, n_splits=int(folds), random_state=seed)
 fold_note(plan.message)
-ks = [k for k in asked if k <= plan.min_train_size]
+ks = plan.usable_ks(asked)
 if len(ks) < len(asked):
     st.warning(f"k = {', '.join(str(k) for k in asked if k not in ks)} left out: the smallest training fold has "
                f"{plan.min_train_size} images.")
@@ -57,16 +56,16 @@ def over_blocks(key: str, label: str, n_splits: int, ks: tuple, metric: str, lin
     plan = plan_folds(y, n_splits=n_splits, random_state=seed)
     rows = []
     with progress_bar("Accuracy per block") as update:
-        blocks = blocks_of(_store)
+        blocks = _store.block_arrays()
         for i, (name, X) in enumerate(blocks.items()):
-            update(i / len(blocks), name)
+            update(2 * i, 2 * len(blocks), name)
             r = prototype_cv(X, y, metric, plan=plan)
             rows.append({"block": name, "method": "prototype", "k": np.nan, "accuracy": r.mean, "std": r.std})
             t = knn_cv(X, y, list(ks), [metric], plan=plan).table
             rows += [{"block": name, "method": f"kNN k={int(k)}", "k": k, "accuracy": a, "std": s, "top5": t5}
                      for k, a, s, t5 in zip(t["k"], t["accuracy"], t["std"], t["top5"])]
             if linear:
-                update((i + 0.5) / len(blocks), f"{name}: linear probe")
+                update(2 * i + 1, 2 * len(blocks), f"{name}: linear probe")
                 r = linear_probe_cv(X, y, plan=plan, random_state=seed)
                 rows.append({"block": name, "method": "linear probe", "k": np.nan, "accuracy": r.mean, "std": r.std,
                              "converged": r.params["converged"]})
@@ -159,7 +158,7 @@ st.caption("UMAP fitted on the training folds only, test images transformed into
            "survives in a few dimensions. One UMAP fit per fold and dimension, so it takes a while; results are "
            "kept on disk.")
 channels = store.blocks[block - 1].channels
-options = [d for d in default_dims(channels, 1024) if d <= plan.min_train_size - 2]  # fitted on a training fold
+options = default_dims(channels, 1024, n_images=plan.min_train_size)  # fitted on a training fold
 c1, c2 = st.columns([3, 1])
 dims = c1.multiselect("Dimensions", options, default=[d for d in (2, 8, 32) if d in options][:3] or options[:1],
                       key="acc_dims")

@@ -6,10 +6,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis.probes.clustering import cluster_block
-from analysis.probes.report_store import cluster_space
-from dashboard.state import guard, require_store
-from dashboard.which_block import CAMERA, block_select, download_csv, progress_bar
+from analysis.layouts.palette import css_map
+from analysis.probes.chance import all_noise
+from analysis.probes.report_store import cached_clustering, cluster_space
+from dashboard.safe_io import show_images
+from dashboard.state import guard, page_seed, require_store
+from dashboard.widgets import CAMERA, block_select, download_csv, progress_bar
 
 st.header("Clustering")
 sel, model, ds, store = require_store()
@@ -24,25 +26,24 @@ n_components = c2.number_input("Dimensions", 2, 64, 5, key="clu_dims")
 n_neighbors = c3.number_input("UMAP neighbours", 2, 200, 15, key="clu_neighbors", disabled=reducer != "umap")
 mcs = c4.number_input("Min cluster size (0 = auto)", 0, 10_000, 0, key="clu_mcs",
                       help="auto: max(5, smallest class // 2)")
-seed = 0
+seed = page_seed()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def curve(key: str, label: str, reducer: str, d: int, nn: int, mcs: int, seed: int, _store) -> dict:
     """Scores per block plus each block's clusters (small: one int per image)."""
-    y = _store.labels[label].to_numpy()
     rows, clusters, spaces = [], {}, {}
     with progress_bar("Clustering every block") as update:
         for i, b in enumerate(_store.blocks):
-            update(i / len(_store.blocks), f"{b.name}: {reducer.upper()} + HDBSCAN")
-            E = cluster_space(_store, b.index, reducer, d, nn, seed)
-            r = cluster_block(_store.descriptors(b.index), y, embedding=E, min_cluster_size=mcs or None,
-                              random_state=seed)
-            rows.append({"block": b.name, "ARI": r.ari, "AMI": r.ami, "silhouette": r.silhouette,
-                         "silhouette (labels)": r.silhouette_labels, "noise fraction": r.noise_fraction,
-                         "clusters": r.n_clusters, "min cluster size": r.params["min_cluster_size"]})
-            clusters[b.index] = r.clusters
-            spaces[b.index] = E[:, :2].astype(np.float32)
+            update(i, len(_store.blocks), f"{b.name}: {reducer.upper()} + HDBSCAN")
+            c = cached_clustering(_store, b.index, label, reducer, d, nn, mcs or None, seed)
+            rows.append({"block": b.name, "ARI": float(c["ari"]), "AMI": float(c["ami"]),
+                         **{k: float(c[k]) for k in ("ari_low", "ari_high", "ami_low", "ami_high")},
+                         "silhouette": float(c["silhouette"]), "silhouette (labels)": float(c["silhouette_labels"]),
+                         "noise fraction": float(c["noise_fraction"]), "clusters": int(c["n_clusters"]),
+                         "min cluster size": int(c["min_cluster_size"])})
+            clusters[b.index] = c["clusters"]
+            spaces[b.index] = cluster_space(_store, b.index, reducer, d, nn, seed)[:, :2].astype(np.float32)
     return {"table": pd.DataFrame(rows), "clusters": clusters, "xy": spaces}
 
 
@@ -57,9 +58,30 @@ fig = px.line(long, x="block", y="value", color="score", markers=True, height=38
               title=f"HDBSCAN on {reducer.upper()}-{int(n_components)} vs {label}, per block")
 st.plotly_chart(fig, width="stretch", key="clu_curve")
 shown = table.set_index("block")
-st.dataframe(shown.style.format({c: "{:.3f}" for c in ["ARI", "AMI", "silhouette", "silhouette (labels)",
-                                                       "noise fraction"]})
-             .highlight_max(subset=["ARI", "AMI"], color="#c8f7c5"), width="stretch", key="clu_table")
+# A score whose 95 % interval reaches 0 is at chance: shown, never highlighted as best.
+clear = {s_: shown[f"{s_.lower()}_low"] > 1e-9 for s_ in ("ARI", "AMI")}
+
+
+def _best_style(col: pd.Series) -> list[str]:
+    ok = clear[col.name]
+    top = col[ok].max() if ok.any() else None
+    return ["background-color: #c8f7c5" if (top is not None and ok[i] and v == top) else "" for i, v in col.items()]
+
+
+noise_blocks = [b for b, row in shown.iterrows() if all_noise(row["clusters"], row["noise fraction"])]
+if noise_blocks:
+    st.warning(f"HDBSCAN left every image as noise on {', '.join(noise_blocks)}: 0 clusters, so silhouette is "
+               "undefined (—) and ARI / AMI are 0. That says the clustering found no structure in this reduced "
+               "space, not that the classes do not separate: try UMAP, fewer dimensions or a smaller min cluster "
+               "size, and see kNN on the Block report.", icon="⚠️")
+for s_ in ("ARI", "AMI"):
+    if not clear[s_].any():
+        st.warning(f"{s_} shows nothing for **{label}**: on every block its 95 % interval includes 0 (chance), "
+                   "so no block is marked best.", icon="⚠️")
+st.dataframe(shown.drop(columns=[c for c in shown.columns if c.endswith(("_low", "_high"))])
+             .style.format({c: "{:.3f}" for c in ["ARI", "AMI", "silhouette", "silhouette (labels)", "noise fraction"]},
+                           na_rep="—")
+             .apply(_best_style, subset=["ARI", "AMI"]), width="stretch", key="clu_table")
 c1, c2 = st.columns([1, 3])
 with c1:
     download_csv(table, f"clustering_{label}_{reducer}{int(n_components)}", "clu_dl_table", index=False)
@@ -67,7 +89,8 @@ c2.caption(CAMERA + " Silhouette (labels) = silhouette of the true classes in th
            "noise = images HDBSCAN left out (counted as one extra group in ARI / AMI).")
 
 st.subheader("One block: clusters against classes")
-best = int(np.argmax(table["AMI"].to_numpy())) + 1
+ami = np.where(clear["AMI"].to_numpy(), table["AMI"].to_numpy(), -np.inf)
+best = int(np.argmax(ami)) + 1 if np.isfinite(ami).any() else None
 block = block_select(store, "Block", "clu_block", default=best)
 clusters = res["clusters"][block]
 labels = store.labels[label].astype(str).to_numpy()
@@ -79,6 +102,7 @@ with left:
     pts = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1] if xy.shape[1] > 1 else 0.0, label: labels,
                         "cluster": cluster_names, "image": [f"#{i}" for i in range(len(labels))]})
     fig = px.scatter(pts, x="x", y="y", color=by, hover_data=["image", label, "cluster"], height=440,
+                     color_discrete_map=css_map(pts[by]), category_orders={by: sorted(pts[by].unique())},
                      title=f"block {block}: first two of the {int(n_components)} clustered dimensions")
     fig.update_traces(marker={"size": 6})
     st.plotly_chart(fig, width="stretch", key="clu_scatter")
@@ -88,3 +112,17 @@ with right:
                     title="Images per class (rows) and cluster (columns)")
     st.plotly_chart(fig, width="stretch", key="clu_crosstab")
     download_csv(ct, f"clusters_vs_{label}_block{block}", "clu_dl_crosstab")
+
+st.subheader("Each cluster's images")
+counts = pd.Series(cluster_names).value_counts()
+options = sorted(counts.index, key=lambda c: (c == "noise", c))
+majority = {c: pd.Series(labels[cluster_names == c]).value_counts() for c in options}
+pick = st.selectbox("Cluster", options, key=f"clu_gallery_{block}",
+                    format_func=lambda c: f"{c} · {counts[c]} images · mostly {majority[c].index[0]} "
+                                          f"({majority[c].iloc[0] / counts[c]:.0%})")
+idx = np.flatnonzero(cluster_names == pick)
+st.caption(f"{pick}: " + ", ".join(f"{v} {n}" for v, n in majority[pick].items()) + f" (by {label}).")
+shown_idx = idx[:48]
+show_images([store.paths[i] for i in shown_idx], caption=[f"#{i} · {labels[i]}" for i in shown_idx], width=96)
+if len(idx) > len(shown_idx):
+    st.caption(f"First {len(shown_idx)} of {len(idx)} images shown.")

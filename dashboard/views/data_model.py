@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from dashboard.safe_io import show_images
 from dashboard.state import compute_store, current, get_store, guard, status_text, store_problem
 
 st.header("Data & model")
@@ -38,8 +39,11 @@ st.subheader("Descriptors")
 store = get_store(model, ds)  # held by st.cache_resource: verified once, not on every rerun
 if store is not None:
     prov = store.manifest["provenance"]
-    st.success(f"Cached: {store.n} images × {len(store.blocks)} blocks · computed on {prov['device']} in "
-               f"{prov['dtype']} ({prov['images_per_second']} img/s) · {prov['time']}")
+    engine = f"{prov['engine']} " if prov.get("engine") else ""  # entries made before engines had none
+    st.success(f"Cached: {store.n} images × {len(store.blocks)} blocks · computed on {prov['device']} with "
+               f"{engine}{prov['dtype']} ({prov['images_per_second']} img/s) · {prov['time']}")
+    if prov.get("engine_notes"):  # why an engine was skipped, refused (fidelity) or fell back to torch
+        st.caption("Engine choice: " + "; ".join(prov["engine_notes"]))
     for f in store.failures:
         st.warning(f"Unreadable, left out: {f['path']} — {f['reason']}")
 else:
@@ -62,4 +66,4 @@ if sel.label:
     for cls in sorted(labels.unique())[:40]:
         idx = labels.index[labels == cls][:per_class]
         st.markdown(f"**{cls}** · {int((labels == cls).sum())} images")
-        st.image([ds.paths[i] for i in idx], width=84)
+        show_images([ds.paths[i] for i in idx], width=84)

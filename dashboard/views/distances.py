@@ -7,11 +7,11 @@ import plotly.express as px
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analysis.descriptors.results_cache import cached_arrays
 from analysis.probes.distances import distance_distributions
-from analysis.probes.reduction import default_dims, reduce
-from dashboard.state import guard, require_store
-from dashboard.which_block import CAMERA, block_select, blocks_of, download_csv, progress_bar
+from analysis.probes.reduction import default_dims
+from analysis.probes.report_store import reduced_space
+from dashboard.state import guard, page_seed, require_store
+from dashboard.widgets import CAMERA, block_select, download_csv, progress_bar
 
 st.header("Distances")
 sel, model, ds, store = require_store()
@@ -26,16 +26,14 @@ with c1:
 metric = c2.radio("Distance", ["euclidean", "cosine"], horizontal=True, key="dist_metric")
 per_class = c3.number_input("Pairs per class (each kind)", 100, 20_000, 3000, step=500, key="dist_pairs")
 channels = store.blocks[block - 1].channels
-options = [d for d in default_dims(channels, 1024) if d <= store.n - 2]  # UMAP needs d + 2 images
+options = default_dims(channels, 1024, n_images=store.n)
 dims = st.multiselect("UMAP spaces (dimensions)", options, default=[d for d in (2, 8, 32) if d in options],
                       key="dist_dims", help="each is one UMAP fit of this block (kept on disk)")
-seed = 0
+seed = page_seed()
 
 
 def umap_space(store, block: int, d: int) -> np.ndarray:
-    parts = {"store": store.key, "block": block, "d": d, "nn": 15, "min_dist": 0.1, "seed": seed, "v": 1}
-    return cached_arrays("umap_space", parts, lambda: {"E": reduce(
-        store.descriptors(block), "umap", d, n_neighbors=15, min_dist=0.1, random_state=seed)})["E"]
+    return reduced_space(store, block, "umap", d, n_neighbors=15, min_dist=0.1, random_state=seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -44,7 +42,7 @@ def spaces(key: str, label: str, block: int, dims: tuple, metric: str, per_class
     named = {"original": _store.descriptors(block)}
     with progress_bar(f"UMAP spaces of block {block}") as update:
         for i, d in enumerate(dims):
-            update(i / max(len(dims), 1), f"UMAP to {d} dimensions")
+            update(i, len(dims), f"UMAP to {d} dimensions")
             named[f"UMAP-{d}"] = umap_space(_store, block, d)
     dists, summary = distance_distributions(named, _store.labels[label].to_numpy(), n_per_class=per_class,
                                             metric=metric, random_state=seed)
@@ -55,7 +53,7 @@ def spaces(key: str, label: str, block: int, dims: tuple, metric: str, per_class
 @st.cache_data(show_spinner=False, max_entries=32)
 def per_block(key: str, label: str, metric: str, per_class: int, seed: int, _store) -> pd.DataFrame:
     """Overlap / AUC / d' of the original space of every block (same pairs everywhere)."""
-    blocks = blocks_of(_store)
+    blocks = _store.block_arrays()
     _, summary = distance_distributions(blocks, _store.labels[label].to_numpy(), n_per_class=per_class,
                                         metric=metric, random_state=seed)
     return summary.rename(columns={"space": "block"})

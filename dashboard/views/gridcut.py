@@ -9,22 +9,19 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.descriptors.results_cache import cached_arrays
-from analysis.layouts.gallery import colour_map, legend_strip, png_bytes, rgb_css, stack_with_legend
+from analysis.layouts.cached import grid_layout as cached_grid_layout
 from analysis.layouts.gridcut import (
     AUTO_EXACT_COMPARE_MAX_N,
     EXACT_MAX_N,
     GridLayout,
-    exact_grid,
-    gridcut,
-    neighbourhood_preservation,
 )
+from analysis.layouts.palette import colour_map, rgb_css
 from analysis.layouts.thumbgrid import render_grid
+from analysis.pictures import legend_strip, png_bytes, stack_with_legend
 from dashboard import layouts_shared as L
 from dashboard.state import guard, require_store
 
 PAGE = "gridcut"
-GRID_VERSION = 2  # 2: spare cells at the end of the bottom row
 MAX_SIDE = 4096  # composite side cap (pixels): a bigger picture is slow to send and to draw
 MODES = {"GridCut (fast, any size)": "gridcut", "Exact assignment (one global assignment)": "exact"}
 
@@ -38,37 +35,13 @@ st.caption("Every image gets its own cell of a near-square grid, placed so that 
 
 def grid_layout(block: str, b_index: int, params: dict, maps: L.Maps, mode: str, group_col: str | None,
                 compare: bool) -> tuple[GridLayout, float]:
-    """The layout (cached on disk and in process) and its quality in the 2-D map."""
-    parts = {"store": store.key, "block": block, **params, "mode": mode, "groups": group_col,
-             "compare": compare, "version": GRID_VERSION, "maps": L.MAPS_VERSION}
-    key = tuple(sorted((k, str(v)) for k, v in parts.items()))
+    """The layout (cached on disk by the library, and in process) and its quality in the 2-D map."""
+    key = (store.key, block, tuple(sorted(params.items())), mode, group_col, compare)
     hit = L.memo("grids", 16).get(key)
     if hit is not None:
         return hit
-
-    def compute() -> dict[str, np.ndarray]:
-        emb, X = maps[block], store.descriptors(b_index)
-        with st.spinner("Placing the images on the grid…"):
-            if mode == "exact":
-                g = exact_grid(emb, X)
-            else:
-                groups = None if group_col is None else store.labels[group_col].astype(str).to_numpy()
-                g = gridcut(emb, groups, X=X, compare_exact=compare, random_state=params["seed"])
-            q_map = neighbourhood_preservation(emb, g.cell_of, g.cols, g.k, g.radius)
-        return {"cell_of": g.cell_of, "image_at": g.image_at, "shape": np.array([g.rows, g.cols]),
-                "quality": np.array(g.quality), "quality_map": np.array(q_map),
-                "exact_quality": np.array(np.nan if g.exact_quality is None else g.exact_quality),
-                "seconds": np.array(g.seconds), "kr": np.array([g.k, g.radius]),
-                "method": np.array(g.method), "notes": np.array(g.notes or [""])}
-
-    z = cached_arrays("gridcut", parts, compute)
-    eq = float(z["exact_quality"])
-    layout = GridLayout(rows=int(z["shape"][0]), cols=int(z["shape"][1]), cell_of=z["cell_of"], image_at=z["image_at"],
-                        quality=float(z["quality"]), exact_quality=None if np.isnan(eq) else eq,
-                        method=str(z["method"]), seconds=float(z["seconds"]),
-                        notes=[str(s) for s in z["notes"] if str(s)], k=int(z["kr"][0]), radius=int(z["kr"][1]),
-                        quality_space="descriptors")
-    out = (layout, float(z["quality_map"]))
+    with st.spinner("Placing the images on the grid…"):
+        out = cached_grid_layout(store, block, params, maps, mode, group_col, compare)
     L.memo("grids", 16).put(key, out)
     return out
 

@@ -7,9 +7,16 @@ import streamlit as st
 
 from analysis.data.images import image_from_bytes
 from analysis.descriptors.embed import embed_images
+from analysis.probes.new_class import memory_rows, trial_summary, true_labels
+from analysis.probes.report_store import report_on_disk
 from analysis.probes.retrieval import few_shot_classify
+from analysis.tour import report_settings
+from dashboard import layouts_shared as L
+from dashboard.safe_io import read_upload, show_images, tile
 from dashboard.state import guard, require_store
-from dashboard.which_block import best_prototype_block, block_select, download_csv, image_label, upload_digest
+from dashboard.widgets import best_prototype_block, block_select, download_csv, upload_digest
+
+THUMBS, PER_ROW = 24, 8  # thumbnails shown per class to pick from
 
 st.header("Add a class without training")
 sel, model, ds, store = require_store()
@@ -22,9 +29,15 @@ st.caption("The memory is every dataset image's descriptor at the chosen block w
 y_all = store.labels[label].astype(str).to_numpy()
 classes = sorted(set(y_all))
 c1, c2, c3 = st.columns(3)
+recommended = report_on_disk(store, label, **report_settings(store.n))
 with c1:
-    block = block_select(store, "Block", f"new_block_{label}", default=best_prototype_block(store, label),
-                         help="default: the block with the best nearest-prototype accuracy for this label")
+    if recommended is not None:
+        block = block_select(store, "Block", f"new_block_{label}", default=int(recommended.recommended_block.split()[-1]),
+                             help=f"default: the Block report's recommended block for {label}")
+    else:
+        block = block_select(store, "Block", f"new_block_{label}", default=best_prototype_block(store, label),
+                             help="default: the block with the best nearest-prototype accuracy for this label "
+                                  "(the Block report's pick once it has been computed)")
 metric = c2.radio("Distance", ["euclidean", "cosine"], horizontal=True, key="new_metric")
 k = c3.number_input("k (neighbours)", 1, 50, 5, key="new_k")
 
@@ -46,23 +59,43 @@ def embed_uploads(digests: tuple, model_key: str, names: tuple, _datas: tuple) -
     return {int(i): v for i, v in embed_images(model, [image_from_bytes(d, n) for d, n in zip(_datas, names)]).items()}
 
 
-def pick(role: str, default: list[int], help: str) -> tuple[list[int], list]:
-    """Dataset rows and/or uploaded files for one role (examples or test images)."""
+def _toggle(key: str, i: int) -> None:
+    chosen = st.session_state[key]
+    st.session_state[key] = [r for r in chosen if r != i] if i in chosen else chosen + [i]
+
+
+def pick(role: str, default: list[int], help: str, browse: str) -> tuple[list[int], list]:
+    """Dataset rows (picked on thumbnails, one class at a time) and/or uploaded files for one role."""
     src = st.radio(f"{role}: source", ["from the dataset", "upload"], horizontal=True, key=f"new_src_{role}")
     if src == "upload":
         files = st.file_uploader(f"{role} (images)", accept_multiple_files=True, key=f"new_up_{role}") or []
         return [], list(files)
-    rows = st.multiselect(role, range(store.n), default=default, format_func=lambda i: image_label(store, i),
-                          key=f"new_rows_{role}_{label}_{held}", help=help)
-    return [int(r) for r in rows], []
+    key = f"new_rows_{role}_{label}_{held}"
+    chosen = st.session_state.setdefault(key, [int(r) for r in default])
+    st.markdown(f"**{role}** ({len(chosen)} chosen; {help}). Tick images below; untick to remove.")
+    if chosen:
+        show_images([store.paths[i] for i in chosen], caption=[f"#{i} · {y_all[i]}" for i in chosen], width=64)
+    shown = st.selectbox(f"Browse the images of class ({label})", classes, index=classes.index(browse),
+                         key=f"{key}_browse")
+    rows = np.flatnonzero(y_all == shown)[:THUMBS]
+    tiles = L.thumbs(store)
+    grid = st.columns(PER_ROW)
+    for j, i in enumerate(rows):
+        with grid[j % PER_ROW]:
+            st.image(tiles[int(i)], width="stretch")
+            st.checkbox(f"#{int(i)}", value=int(i) in chosen, key=f"{key}_cb_{int(i)}", on_change=_toggle,
+                        args=(key, int(i)))
+    return [int(r) for r in st.session_state[key]], []
 
 
 left, right = st.columns(2)
 with left:
-    ex_rows, ex_files = pick("Examples of the new class", held_rows[:5], "3 to 10 images are enough")
+    ex_rows, ex_files = pick("Examples of the new class", held_rows[:5], "3 to 10 images are enough",
+                             held or classes[0])
 with right:
     q_rows, q_files = pick("Images to classify", held_rows[5:9] + other_rows[:4],
-                           "images of the new class and of known classes; left out of the memory")
+                           "images of the new class and of known classes; left out of the memory",
+                           held or classes[0])
 
 if not ex_rows and not ex_files:
     st.info("Choose or upload a few example images of the new class.")
@@ -76,7 +109,8 @@ def vectors(rows: list[int], files: list) -> np.ndarray:
     X = store.descriptors(block)
     parts = [np.asarray(X[rows])] if rows else []
     if files:
-        datas = tuple(f.getvalue() for f in files)
+        with guard():
+            datas = tuple(read_upload(f) for f in files)  # size cap before decoding
         emb = embed_uploads(tuple(upload_digest(d) for d in datas), f"{model.name}:{model.weights_id}",
                             tuple(f.name for f in files), datas)
         parts.append(emb[block])
@@ -86,8 +120,7 @@ def vectors(rows: list[int], files: list) -> np.ndarray:
 with guard():
     new_X = vectors(ex_rows, ex_files)
     queries = vectors(q_rows, q_files)
-    used = set(ex_rows) | set(q_rows)
-    memory = np.array([i for i in range(store.n) if i not in used and y_all[i] != held], dtype=np.intp)
+    memory = memory_rows(y_all, held, set(ex_rows) | set(q_rows))
     X = store.descriptors(block)
     result = few_shot_classify(np.asarray(X[memory]), y_all[memory], new_X, [name] * len(new_X), queries,
                                k=int(k), metric=metric)
@@ -104,31 +137,24 @@ ex_source = [("row", r) for r in ex_rows] + [("file", f) for f in ex_files]
 
 def picture(src):
     kind, v = src
-    return store.paths[v] if kind == "row" else image_from_bytes(v.getvalue(), v.name)
+    return tile(store.paths[v]) if kind == "row" else image_from_bytes(read_upload(v), v.name)
+
+
+truths = true_labels(y_all, q_rows, len(q_files), held, name)
 
 
 def truth(src) -> str:
-    kind, v = src
-    if kind != "row":
-        return "(upload)"
-    return name if held and y_all[v] == held else y_all[v]
+    return truths[q_source.index(src)]
 
 
 rows = []
 for qi, src in enumerate(q_source):
-    rows.append({"image": f"#{src[1]}" if src[0] == "row" else src[1].name, "true": truth(src),
+    rows.append({"image": f"#{src[1]}" if src[0] == "row" else src[1].name, "true": truths[qi],
                  "prototype": result.prototype_pred[qi], "kNN": result.knn_pred[qi]})
 table = pd.DataFrame(rows)
-known = table["true"] != "(upload)"
-if known.any():
-    t = table[known]
-    is_new = t["true"] == name
-    parts = [f"prototype {int((t['prototype'] == t['true']).sum())} / {len(t)} correct",
-             f"kNN {int((t['kNN'] == t['true']).sum())} / {len(t)} correct"]
-    if is_new.any():
-        parts.append(f"new class found by the prototype for {int((t.loc[is_new, 'prototype'] == name).sum())} of "
-                     f"{int(is_new.sum())} of its test images, by kNN for {int((t.loc[is_new, 'kNN'] == name).sum())}")
-    st.success(" · ".join(parts))
+summary = trial_summary(truths, result.prototype_pred, result.knn_pred, name)
+if summary:
+    st.success(summary)
 st.dataframe(table, hide_index=True, width="stretch", key="new_table")
 download_csv(table, f"new_class_{name}_block{block}", "new_dl", index=False)
 
@@ -142,6 +168,6 @@ for qi, src in enumerate(q_source):
                     f"kNN → **{result.knn_pred[qi]}**{ok(result.knn_pred[qi])}")
         pics, caps = [], []
         for m, d, lab in zip(result.neighbours[qi], result.neighbour_distances[qi], result.neighbour_labels[qi]):
-            pics.append(store.paths[memory[m]] if m < n_mem else picture(ex_source[m - n_mem]))
+            pics.append(tile(store.paths[memory[m]], 168) if m < n_mem else picture(ex_source[m - n_mem]))
             caps.append(f"{lab}{' (new)' if m >= n_mem else ''} · {d:.3g}")
         st.image(pics, caption=caps, width=84)

@@ -1,20 +1,23 @@
 """Block report: every score per block for each label column, with intervals, and the block to use."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analysis.probes.report import SCORES
+from analysis.probes.logme import rank_agreement
+from analysis.probes.report import SCORES, chance_notes
 from analysis.probes.report_store import LABELS, best_mask, cached_block_report, long_table, summary_table
 from dashboard.state import guard, require_store
-from dashboard.which_block import CAMERA, download_csv, fold_note, highlight, parse_ints, progress_bar
+from dashboard.widgets import CAMERA, download_csv, fold_note, highlight, parse_ints, progress_bar
 
 st.header("Block report")
 sel, model, ds, store = require_store()
 st.caption(f"{model.name} · {ds.name} · {store.n} images · {len(store.blocks)} blocks. Every block's pooled "
            "descriptors scored on the same folds and queries; 95 % bootstrap intervals in brackets; the best "
-           "block per score is highlighted.")
+           "block per score is highlighted, but only where its interval is clear of chance (a score at chance "
+           "shows nothing and is never marked best).")
 
 columns = list(store.labels.columns)
 with st.expander("Report settings", expanded=False):
@@ -60,7 +63,9 @@ with guard():
 
 st.subheader("Recommendation")
 for r in reports:
-    st.success(r.recommendation)
+    (st.success if r.primary_above_chance else st.warning)(r.recommendation)
+    for note in chance_notes(r):
+        st.warning(note, icon="⚠️")
 
 # The primary score over blocks, one line per label column: where each label peaks.
 rows = []
@@ -90,10 +95,14 @@ for r in reports:
                f"P@{p['retrieval_k']} over {p['n_queries']} queries · clustering: "
                f"{'UMAP-' + str(p['n_components']) + ' + HDBSCAN' if p['clustering'] else 'off'} · "
                f"{p['n_boot']} bootstrap resamples (ARI/AMI: {p['n_boot_clustering']}) · seed {p['random_state']}")
+    if r.table["logme"].notna().any():
+        rho = rank_agreement(r.table["logme"], r.table["knn"])
+        st.caption(f"LogME (training-free) ranks the blocks with Spearman ρ = {rho:.2f} against kNN accuracy"
+                   if np.isfinite(rho) else "LogME vs kNN rank correlation needs 3 or more blocks.")
     download_csv(long_table([r]), f"block_report_{r.label}", f"rep_dl_{r.label}", index=False)
     curve = []
     for s in SCORES:
-        if s not in r.best:
+        if s not in r.best or s == "logme":  # LogME is a log evidence, not on the 0..1 axis
             continue
         t = r.table
         curve += [{"block": b, "score": LABELS[s], "value": t.loc[b, s],
@@ -112,6 +121,9 @@ with st.expander("How to read this report"):
         "1 = the clusters are the classes. **silhouette**: how compact those clusters are (no interval). "
         "**noise**: share of images HDBSCAN left unclustered.\n"
         "- **P@k**: of the k nearest images to a random query, the share with the query's label.\n"
+        "- **LogME**: training-free transferability (You et al. 2021): the log evidence per image of a Bayesian "
+        "linear model from the descriptors to each one-hot class, maximised over its two hyper-parameters. Higher "
+        "is better; compare blocks and models on the same images, not datasets. No interval.\n"
         "- Intervals are 95 % percentile bootstrap over images (accuracies, ARI/AMI) or queries (P@k), "
         "conditional on the folds / clustering. Overlapping intervals: the blocks are not clearly different.\n"
         "- Pick the block where the score you care about peaks; a label about **colour** usually peaks earlier "

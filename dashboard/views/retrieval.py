@@ -8,14 +8,13 @@ import streamlit as st
 
 from analysis.data.images import image_from_bytes
 from analysis.descriptors.embed import embed_image
-from analysis.probes.bootstrap import bootstrap_ci
 from analysis.probes.neighbours import nearest
-from analysis.probes.retrieval import combined_precision_at_k, combined_ranking, precision_at_k
-from dashboard.state import guard, require_store
-from dashboard.which_block import (
+from analysis.probes.retrieval import combined_precision_table, combined_ranking, precision_table
+from dashboard.safe_io import read_upload, tile
+from dashboard.state import guard, page_seed, require_store
+from dashboard.widgets import (
     CAMERA,
     block_select,
-    blocks_of,
     download_csv,
     image_label,
     thumb_row,
@@ -27,7 +26,7 @@ sel, model, ds, store = require_store()
 label = sel.label
 columns = list(store.labels.columns)
 labels = store.labels.astype(str)
-seed = 0
+seed = page_seed()
 
 c1, c2, c3 = st.columns(3)
 k = c1.number_input("k (images retrieved)", 1, 100, 10, key="ret_k")
@@ -37,24 +36,16 @@ k = int(min(k, store.n - 1))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def precision_table(key: str, k: int, n_queries: int, metric: str, seed: int, _store) -> pd.DataFrame:
-    """precision@k of every block for every label column, same random queries everywhere."""
-    rows = []
-    for name, X in blocks_of(_store).items():
-        for col in _store.labels.columns:
-            p = precision_at_k(X, _store.labels[col].to_numpy(), k, n_queries=n_queries, metric=metric,
-                               random_state=seed)
-            low, high = bootstrap_ci(np.mean, p.precision, n_boot=500, random_state=seed)
-            rows.append({"block": name, "label column": col, "precision": p.mean, "low": low, "high": high,
-                         "queries": len(p.queries)})
-    return pd.DataFrame(rows)
+def cached_precision_table(key: str, k: int, n_queries: int, metric: str, seed: int, _store) -> pd.DataFrame:
+    return precision_table(_store.block_arrays(), _store.labels, k, n_queries=n_queries, metric=metric,
+                           random_state=seed)
 
 
 st.subheader(f"precision@{k} over {min(int(n_queries), store.n)} random queries")
 st.caption("For each random query image: the share of its k nearest other images that share its label. "
            "Same queries for every block and label column; 95 % bootstrap interval over the queries.")
 with guard():
-    prec = precision_table(store.key, k, int(n_queries), metric, seed, store)
+    prec = cached_precision_table(store.key, k, int(n_queries), metric, seed, store)
 best_block = {col: int(prec[prec["label column"] == col].sort_values("precision", ascending=False, kind="stable")
                        ["block"].iloc[0].split()[-1]) for col in columns}
 c1, c2 = st.columns([1, 2])
@@ -102,14 +93,15 @@ if source == "from the dataset":
     c2.button("🎲 Random query", key="ret_random", on_click=lambda: st.session_state.update(
         ret_query=int(np.random.default_rng().integers(store.n))))
     query_row = int(st.session_state["ret_query"])
-    query_image = store.paths[query_row]
+    query_image = tile(store.paths[query_row], 280)  # decoded by the image loader: a bad file is a grey tile
 else:
     up = st.file_uploader("Image (jpg, png, …)", type=None, key="ret_upload")
     if up is None:
         st.info("Upload an image: it is embedded by the live model (same preprocessing and pooling as the cache) "
                 "and ranked against the dataset.")
         st.stop()
-    data = up.getvalue()
+    with guard():
+        data = read_upload(up)  # size cap before decoding
 
     @st.cache_data(show_spinner="Embedding the upload…", max_entries=16)
     def embed_upload(digest: str, model_key: str, name: str, _data: bytes) -> dict:
@@ -163,15 +155,10 @@ thumb_row(store, ranking.order, [caption(i, True, True) for i in ranking.order])
 @st.cache_data(show_spinner=False, max_entries=32)
 def combined_scores(key: str, col_a: str, block_a: int, col_b: str, block_b: int, weight: float, k: int,
                     n_queries: int, metric: str, seed: int, _store) -> pd.DataFrame:
-    """precision@k where BOTH labels must match: block A alone, block B alone, combined."""
-    Xa, Xb = _store.descriptors(block_a), _store.descriptors(block_b)
-    a, b = _store.labels[col_a].to_numpy(), _store.labels[col_b].to_numpy()
-    rows = []
-    for name, w in ((f"block {block_a} only", 1.0), (f"block {block_b} only", 0.0), (f"combined, w = {weight:.2f}", weight)):
-        p = combined_precision_at_k(Xa, a, Xb, b, k, weight=w, n_queries=n_queries, metric_a=metric,
-                                    metric_b=metric, random_state=seed)
-        rows.append({"ranking": name, "weight": w, f"precision@{k} (both labels)": p.mean})
-    return pd.DataFrame(rows)
+    return combined_precision_table(_store.descriptors(block_a), _store.labels[col_a].to_numpy(),
+                                    _store.descriptors(block_b), _store.labels[col_b].to_numpy(), k, weight=weight,
+                                    names=(f"block {block_a}", f"block {block_b}"), n_queries=n_queries,
+                                    metric=metric, random_state=seed)
 
 
 if col_a != col_b:

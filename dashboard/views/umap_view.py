@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from analysis.layouts.gallery import colour_map, rgb_css
+from analysis.layouts.palette import colour_map, rgb_css
 from dashboard import layouts_shared as L
 from dashboard.state import guard, require_store
 

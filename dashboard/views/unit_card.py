@@ -7,9 +7,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.inspect import explorer as ex
-from analysis.inspect.masks import DEFAULT_LEVELS, apply_mask, mask_from_map
-from analysis.inspect.units import unit_card
+from analysis.inspect.featureviz.channel_images import AMSettings, is_cached
+from analysis.inspect.masks import DEFAULT_LEVELS
+from analysis.inspect.units import card_masks, unit_card
+from analysis.pictures import hstack_images
+from dashboard import links
 from dashboard.channel_shared import (
     FULL_STEPS,
     am_caption,
@@ -19,6 +21,7 @@ from dashboard.channel_shared import (
     png_button,
     preview_steps,
 )
+from dashboard.query import warn_ignored
 from dashboard.state import guard, require_store
 
 st.header("Unit card")
@@ -30,9 +33,9 @@ KEYS = {"block": "uc_block", "channel": "uc_channel", "label": "uc_label"}
 # --- Permalink in: apply the URL's block / channel / label when the URL changed since we wrote it.
 url_now = {k: st.query_params.get(k) for k in KEYS}
 if any(url_now.values()) and url_now != st.session_state.get("_uc_url"):
-    link = ex.parse_unit_link(url_now, [b.channels for b in model.blocks], columns)
+    link = links.parse_unit_link(url_now, [b.channels for b in model.blocks], columns)
     if link.problems:
-        st.warning("Part of the link was ignored: " + "; ".join(link.problems) + ".")
+        warn_ignored(link.problems)  # URL values echoed as plain text, never markdown
     for name, value in (("block", link.block), ("channel", link.channel), ("label", link.label)):
         if value is not None:
             st.session_state[KEYS[name]] = value
@@ -49,9 +52,7 @@ def card_of(store_key: str, block: int, channel: int, label: str, k: int, q: flo
     card = unit_card(_model, block, channel, np.asarray(_store.descriptors(block)[:, channel]), _store.paths,
                      labels=lab, k=k, quantile=q, reference=_ref, nf_mode=nf_mode)
     # The upsample-and-threshold masks of the same maps and threshold, shown beside the true-RF ones.
-    blk = _model.block(block)
-    up = [mask_from_map(a, card.threshold, blk, img.shape[:2], "upsample") for a, img in zip(card.maps, card.images)]
-    return card, np.stack(up), np.stack([apply_mask(img, mk) for img, mk in zip(card.images, up)])
+    return (card, *card_masks(card, _model.block(block), "upsample"))
 
 
 c1, c2, c3, c4, c5 = st.columns([1.4, 1, 1.2, 1.2, 1.2])
@@ -67,7 +68,7 @@ q = c5.select_slider("Mask threshold (dataset quantile)", DEFAULT_LEVELS, value=
 nf_mode = st.session_state.get("uc_nf", "image")  # its radio sits under the neuron feature
 
 # --- Permalink out: the URL always holds the card on screen.
-query = ex.unit_query(block, channel, label)
+query = links.unit_query(block, channel, label)
 for key, value in query.items():
     if st.query_params.get(key) != value:
         st.query_params[key] = value
@@ -111,12 +112,12 @@ with left:
                   "sharper for early blocks.")
 with mid:
     with guard():
-        full_s = ex.AMSettings(steps=FULL_STEPS)
-        have_full = ex.is_cached(model, block, [channel], full_s)
+        full_s = AMSettings(steps=FULL_STEPS)
+        have_full = is_cached(model, block, [channel], full_s)
         if not have_full and st.button(f"Full render ({FULL_STEPS} steps)", key="uc_full"):
             am_units(model, block, [channel], full_s, "Full render")
             have_full = True
-        settings = full_s if have_full else ex.AMSettings(steps=preview_steps())
+        settings = full_s if have_full else AMSettings(steps=preview_steps())
         unit = am_units(model, block, [channel], settings, "Activation maximization")[0]
         row = am_table(store, block, [unit]).iloc[0]
     st.image(unit.image, caption=f"Activation maximization ({settings.steps} steps) · {am_caption(row)}",
@@ -149,11 +150,11 @@ d1, d2, d3 = st.columns(3)
 with d1:
     st.download_button("Top images (CSV)", table.to_csv(index=False), f"unit_b{block}_c{channel}.csv", "text/csv")
 with d2:
-    png_button("Top images + masks (PNG)", np.concatenate([ex.hstack_images(list(rows), 112) for rows in
+    png_button("Top images + masks (PNG)", np.concatenate([hstack_images(list(rows), 112) for rows in
                                                            (card.images, card.masked, up_masked)]),
                f"unit_b{block}_c{channel}_top.png", "uc_png_top")
 with d3:
-    png_button("Neuron feature + AM (PNG)", ex.hstack_images([card.neuron_feature, unit.image], 224),
+    png_button("Neuron feature + AM (PNG)", hstack_images([card.neuron_feature, unit.image], 224),
                f"unit_b{block}_c{channel}_nf_am.png", "uc_png_nf")
 st.page_link("views/channels.py", label=f"Channel explorer at block {block} · channel {channel}", icon="🔬",
              query_params={"block": str(block), "channel": str(channel), "view": "masks"})

@@ -168,3 +168,17 @@ def test_an_uploaded_image_replaces_the_dataset_image_and_bad_files_show_an_erro
     at.file_uploader[0].set_value(("broken.png", b"\x89PNG not really", "image/png")).run()
     assert not at.exception
     assert any("broken.png" in e.value for e in at.error)
+
+
+def test_block_and_channel_survive_switching_to_an_upload():
+    """The run that waits for the upload draws no block / channel control; the values must come back."""
+    at = run_page("views/channels.py", cam_methods=["EigenCAM"])
+    at.selectbox(key="ch_block").set_value(3).run()
+    at.number_input(key="ch_channel").set_value(7).run()
+    assert not errors(at)
+    at.radio(key="ch_source").set_value("upload").run()
+    assert any("Upload a photo" in i.value for i in at.info)
+    at.file_uploader[0].set_value(("red.png", _png(), "image/png")).run()
+    assert not errors(at)
+    assert at.selectbox(key="ch_block").value == 3 and at.number_input(key="ch_channel").value == 7
+    assert "EigenCAM · block 3" in _captions(at)

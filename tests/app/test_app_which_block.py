@@ -45,7 +45,7 @@ def test_block_report_tables_recommendations_and_curves():
     for t in tables:
         assert list(t.index) == BLOCKS
         assert {"kNN", "prototype eucl.", "ARI", "AMI", "silhouette", "P@10"} <= set(t.columns)
-        assert t["kNN"].str.match(r"^0\.\d{2} \[0\.\d{2}, 0\.\d{2}\]$").all()  # value [low, high]
+        assert t["kNN"].str.match(r"^[01]\.\d{2} \[[01]\.\d{2}, [01]\.\d{2}\]$").all()  # value [low, high]
     t = titles(at)
     assert any("over blocks, per label column" in x for x in t)
     assert sum("Every score over blocks" in x for x in t) == 2
@@ -97,10 +97,22 @@ def test_clustering_page_scores_per_block_and_contingency():
     assert any(x.startswith("HDBSCAN on UMAP-5") for x in t) and any("Images per class" in x for x in t)
 
 
-def test_clustering_page_with_pca():
-    at = run_page("views/clustering.py", clu_reducer="pca", clu_dims=3)
+def test_clustering_page_with_pca_colours_by_label_and_warns_when_a_score_shows_nothing():
+    at = run_page("views/clustering.py", clu_reducer="pca", clu_dims=3, label="colour")
     assert not errors(at)
     assert any(x.startswith("HDBSCAN on PCA-3") for x in titles(at))
+    scatter = next(s for s in plotly_specs(at) if s["layout"]["title"]["text"].startswith("block "))
+    colours = {tr["name"]: tr["marker"]["color"] for tr in scatter["data"]}
+    assert colours["red"] == "rgb(255,0,0)" and colours["blue"] == "rgb(0,0,255)"
+    imgs = at.get("image")
+    assert imgs and len(imgs[-1].proto.imgs) >= 1  # the gallery of the chosen cluster
+    # A min cluster size above the data size: HDBSCAN leaves everything as noise -> said in words.
+    at.number_input(key="clu_mcs").set_value(5000).run()
+    assert not errors(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "left every image as noise on block 1, block 2" in warnings
+    assert "ARI shows nothing" in warnings and "AMI shows nothing" in warnings
+    assert (at.dataframe[0].value["clusters"] == 0).all()
 
 
 def test_distances_page_histograms_in_original_and_umap_spaces():
@@ -140,14 +152,20 @@ def test_retrieval_page_uploaded_query_is_embedded_and_ranked(demo_store):
     assert sum(len(i.proto.imgs) for i in at.get("image")) >= 1 + 3 * 8
 
 
-def test_profiles_page_lines_per_class_and_top_channels():
-    at = run_page("views/profiles.py", prof_quantile=0.5)
+def test_profiles_page_heatmap_of_top_channels_links_to_unit_cards_and_colour_lines():
+    at = run_page("views/profiles.py", prof_quantile=0.5, label="colour")
     assert not errors(at)
-    spec = plotly_specs(at)[0]
-    lines = [d for d in spec["data"] if d.get("mode") == "lines"]
-    assert len(lines) == 10 and len(arr(lines[0]["y"])) == 40  # block 3 of lite0 has 40 channels
+    heat, lines_spec = plotly_specs(at)[:2]
+    hm = heat["data"][0]
+    assert hm["type"] == "heatmap" and len(hm["y"]) == 10  # one row per colour class
+    assert 3 <= len(hm["x"]) <= 30 and all(x.startswith("ch ") for x in hm["x"])  # top 3 per class, union
+    links = at.get("page_link")
+    assert len(links) == 30 and all("unit_card" in pl.proto.page for pl in links)
+    assert all(pl.proto.query_string.startswith("block=3&channel=") for pl in links)
+    lines = {d["name"].split(" ")[0]: d["line"]["color"] for d in lines_spec["data"] if d.get("mode") == "lines"}
+    assert len(lines) == 10 and lines["red"] == "rgb(255,0,0)" and lines["grey"] == "rgb(128,128,128)"
     top = at.dataframe[0].value
-    assert len(top) == 10 and list(top.columns) == ["#1", "#2", "#3", "#4", "#5"]
+    assert len(top) == 10 and list(top.columns) == ["#1", "#2", "#3"]
 
 
 def test_new_class_page_classifies_with_an_added_class():
@@ -158,6 +176,14 @@ def test_new_class_page_classifies_with_an_added_class():
     assert (table["true"] == "new argyle").sum() == 4  # the held-out class's test images
     assert "new argyle" in set(table["prototype"]) | set(table["kNN"])
     assert at.success and "correct" in at.success[0].value
+    # Examples are picked on thumbnails of one class at a time, not in a list of every image.
+    boxes = [cb for cb in at.checkbox if cb.key.startswith("new_rows_Examples")]
+    assert 1 <= len(boxes) <= 24 and sum(cb.value for cb in boxes) == 5
+    off = next(cb for cb in boxes if not cb.value) if any(not cb.value for cb in boxes) else None
+    if off is not None:
+        off.check().run()
+        assert not errors(at)
+        assert "+ **6 examples**" in " ".join(m.value for m in at.markdown)
 
 
 @pytest.fixture(scope="module")

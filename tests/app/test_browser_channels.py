@@ -37,6 +37,7 @@ def test_channel_explorer_draws_cams_masks_and_am(app_url, browser):
         assert text in body, text
     widths = _drawn_images(page, 3)
     assert len(widths) >= 3 and all(w > 0 for w in widths), widths  # input + 2 CAM overlays, all decoded
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)  # plotly draws after the text, later under load
     assert page.locator(".js-plotly-plot").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "channels_cam.png"), full_page=True)
 

@@ -1,4 +1,4 @@
-"""Tests for the built-in synthetic `garments` dataset (analysis/garments.py)."""
+"""Tests for the built-in synthetic `garments` dataset (analysis/data/garments/)."""
 from __future__ import annotations
 
 import colorsys
@@ -63,7 +63,8 @@ def test_label_vocabularies_are_exactly_the_documented_strings():
                           "leopard", "floral", "paisley", "sequins")
     assert {"t_shirt", "shirt", "dress", "trousers", "skirt"} <= set(G.GARMENTS)
     assert len(set(G.GARMENTS)) == len(G.GARMENTS)
-    assert isinstance(G.GENERATOR_VERSION, int) and G.GENERATOR_VERSION >= 1
+    assert isinstance(G.GENERATOR_VERSION, int) and G.GENERATOR_VERSION >= 2
+    assert G.BACKGROUNDS == ("studio", "plain", "mixed")
 
 
 @pytest.mark.parametrize("size", [32, 64, 100])
@@ -79,6 +80,85 @@ def test_every_garment_type_renders_a_visible_silhouette():
         assert img.shape == (SMALL, SMALL, 3)
         cover = float((mask > 0.5).mean())
         assert 0.08 < cover < 0.8, (garment, cover)
+
+
+# --------------------------------------------------------------------------- product-photo look
+
+
+def background_pixels(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """RGB (0..1) of the pixels clear of the garment: not covered, and 2 px away from its edge."""
+    clear = ~ndimage.binary_dilation(mask > 0, iterations=2)
+    return img[clear].astype(np.float64) / 255.0
+
+
+def hsv_saturation(rgb: np.ndarray) -> np.ndarray:
+    mx, mn = rgb.max(axis=-1), rgb.min(axis=-1)
+    return np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-9), 0.0)
+
+
+def sample(background: str, n: int = 40, size: int = 64, seed: int = 5):
+    table = G.garment_table(n, random_state=seed)
+    for row in table.itertuples(index=False):
+        yield G.render_garment_with_mask(row.colour, row.pattern, row.garment, size, int(row.seed),
+                                         background=background)
+
+
+def test_garment_covers_about_half_to_two_thirds_of_the_frame_pixels():
+    # pixel coverage (mask area / frame), not the bounding box: what the global average pool sees
+    cover = np.array([float(mask.mean()) for _, mask in sample("studio")])
+    assert 0.50 <= cover.mean() <= 0.65, cover.mean()
+    assert cover.min() >= 0.35, cover.min()          # every garment fills most of its frame
+    assert cover.max() <= 0.8, cover.max()           # and the backdrop stays visible
+
+
+def test_coverage_holds_for_every_garment_type_and_size():
+    for garment in G.GARMENTS:
+        cover = [float(G.render_garment_with_mask("red", "plain", garment, size, seed)[1].mean())
+                 for size in (48, 96) for seed in range(4)]
+        assert 0.4 <= np.mean(cover) <= 0.72, (garment, cover)
+
+
+def test_studio_backgrounds_are_light_and_low_saturation():
+    for img, mask in sample("studio"):
+        bg = background_pixels(img, mask)
+        assert len(bg) > 100
+        assert np.median(hsv_saturation(bg)) < 0.15
+        assert np.median(bg.max(axis=-1)) > 0.65       # white, light grey, cream: never a dark scene
+
+
+def test_mixed_backgrounds_keep_the_busy_coloured_scenes():
+    medians = [np.median(hsv_saturation(background_pixels(img, mask))) for img, mask in sample("mixed")]
+    assert max(medians) > 0.35                         # some strongly coloured scenes
+    assert np.mean(np.array(medians) > 0.15) > 0.2     # and not just one
+
+
+def test_plain_background_is_flat_near_white():
+    for img, mask in sample("plain", n=10):
+        bg = background_pixels(img, mask)
+        assert bg.min(axis=-1).mean() > 0.9
+        assert bg.std(axis=0).max() < 0.03             # flat: only the sensor noise
+
+
+def test_background_option_changes_only_the_background():
+    for row in G.garment_table(12, random_state=2).itertuples(index=False):
+        seed = int(row.seed)
+        studio, mask = G.render_garment_with_mask(row.colour, row.pattern, row.garment, 96, seed)
+        inner = ndimage.binary_erosion(mask == 1.0, iterations=3)
+        assert inner.sum() > 1000
+        for background in ("plain", "mixed"):
+            other, other_mask = G.render_garment_with_mask(row.colour, row.pattern, row.garment, 96, seed,
+                                                           background=background)
+            assert np.array_equal(mask, other_mask)
+            assert np.array_equal(studio[inner], other[inner]), background
+            assert not np.array_equal(studio[~inner], other[~inner]), background
+
+
+def test_unknown_background_raises_layerscope_error_listing_the_options(tmp_path):
+    with pytest.raises(LayerScopeError, match="background 'busy'.*studio, plain, mixed"):
+        G.render_garment("red", "plain", "dress", size=SMALL, background="busy")
+    with pytest.raises(LayerScopeError, match="background 'busy'"):
+        G.generate(tmp_path / "ds", n=3, size=SMALL, background="busy")
+    assert not (tmp_path / "ds").exists()              # checked before anything is written
 
 
 # --------------------------------------------------------------------------- determinism
@@ -241,7 +321,7 @@ def test_table_is_deterministic_with_unique_seeds():
 def test_generate_writes_images_and_csv_with_relative_paths(tmp_path):
     calls = []
     csv_path = G.generate(tmp_path / "ds", n=12, size=48, random_state=4,
-                          progress=lambda done, total: calls.append((done, total)))
+                          progress=lambda done, total, note="": calls.append((done, total, note)))
     assert csv_path == tmp_path / "ds" / "labels.csv"
     labels = pd.read_csv(csv_path)
     assert list(labels.columns) == ["path", "colour", "pattern", "garment"]
@@ -256,8 +336,8 @@ def test_generate_writes_images_and_csv_with_relative_paths(tmp_path):
         # the file holds exactly the rendered row (lossless PNG)
         expected = G.render_garment(row.colour, row.pattern, row.garment, 48, int(trow.seed))
         assert np.array_equal(img, expected)
-    assert calls and calls[-1] == (12, 12)
-    assert all(0 < d <= t for d, t in calls)
+    assert calls and calls[-1] == (12, 12, "rendering garments")
+    assert all(0 < d <= t for d, t, _ in calls)
     assert not list((tmp_path / "ds" / "images").glob("*.tmp"))
 
 
@@ -270,3 +350,39 @@ def test_generate_is_byte_identical_across_runs(tmp_path):
     G.generate(tmp_path / "b", n=6, size=40, random_state=2)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert (tmp_path / "a" / "labels.csv").read_bytes() == (tmp_path / "b" / "labels.csv").read_bytes()
+
+
+def test_generate_writes_the_chosen_background(tmp_path):
+    G.generate(tmp_path / "m", n=4, size=48, random_state=1, background="mixed")
+    table = G.garment_table(4, random_state=1)
+    for row in table.itertuples(index=False):
+        img = np.asarray(Image.open(tmp_path / "m" / row.file))
+        expected = G.render_garment(row.colour, row.pattern, row.garment, 48, int(row.seed), background="mixed")
+        assert np.array_equal(img, expected)
+
+
+# --------------------------------------------------------------------------- dataset spec
+
+
+def test_dataset_spec_background_option_opens_its_own_cached_set():
+    from analysis.data.datasets import open_dataset
+
+    studio = open_dataset("garments:n=6,size=48,seed=2")
+    mixed = open_dataset("garments:n=6,size=48,seed=2,background=mixed")
+    assert studio.name == "garments" and mixed.name == "garments-mixed"
+    assert studio.root != mixed.root and f"v{G.GENERATOR_VERSION}" in mixed.root.name
+    assert list(studio.labels["colour"]) == list(mixed.labels["colour"])   # same rows, other backdrops
+    a, b = (np.asarray(Image.open(ds.paths[0])) for ds in (studio, mixed))
+    assert not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("garments:n=6,size=48,background=busy", "background 'busy'"),
+    ("garments:n=6,backgrund=mixed", "Unknown garments option(s) backgrund"),
+])
+def test_dataset_spec_rejects_unknown_background_and_options(spec, fragment):
+    from analysis.data.datasets import open_dataset
+
+    with pytest.raises(LayerScopeError) as info:
+        open_dataset(spec)
+    assert fragment in str(info.value)

@@ -9,11 +9,15 @@ from torch import nn
 
 from analysis.errors import LayerScopeError
 from analysis.inspect.masks import (
+    ActivationQuantiles,
+    activation_heat,
     activation_quantiles,
     apply_mask,
     channel_mask,
     mask_from_map,
     receptive_field_mask,
+    sample_indices,
+    store_quantiles,
     top_channels,
 )
 from analysis.models.blocks import Block
@@ -180,3 +184,49 @@ def test_bad_channel_and_missing_threshold_raise(lite0):
         channel_mask(lite0, img, 1, 999)
     with pytest.raises(LayerScopeError):
         channel_mask(lite0, img, 1, 0, threshold=None, quantile=None)
+
+
+def _noise_image(seed=0, size=96):
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+def test_sample_indices_are_seeded_distinct_and_capped():
+    a, b = sample_indices(200, 64, 0), sample_indices(200, 64, 0)
+    assert (a == b).all() and len(set(a)) == 64 and a.max() < 200 and (np.diff(a) > 0).all()
+    assert not (sample_indices(200, 64, 1) == a).all()
+    assert list(sample_indices(5, 64)) == [0, 1, 2, 3, 4]
+
+
+def test_quantiles_survive_the_array_round_trip(lite0):
+    q = activation_quantiles(lite0, [_noise_image(1), _noise_image(2)], 2, positions_per_image=32)
+    back = ActivationQuantiles.from_arrays(q.to_arrays())
+    assert back.block == 2 and back.n_images == 2
+    assert back.threshold(5, 0.9) == pytest.approx(q.threshold(5, 0.9))
+    np.testing.assert_array_equal(back.maxima, q.maxima)
+
+
+def test_activation_heat_scales_by_the_given_maximum():
+    a = np.array([[-1.0, 0.0], [2.0, 8.0]])
+    np.testing.assert_allclose(activation_heat(a, 4.0), [[0, 0], [0.5, 1.0]])
+    np.testing.assert_allclose(activation_heat(a, 0.0), [[0, 0], [0.25, 1.0]])
+
+
+def test_store_quantiles_are_the_sampled_images_quantiles_and_come_back_from_disk(lite0, tmp_path, monkeypatch):
+    import types
+
+    import analysis.inspect.masks as masks_mod
+
+    paths = []
+    for i in range(6):
+        _noise_image(10 + i, 64).save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    store = types.SimpleNamespace(key=f"test-{tmp_path.name}", n=6, paths=paths)  # what a cache entry offers
+    q = store_quantiles(lite0, store, 2, n_images=4, positions_per_image=16, random_state=5)
+    idx = sample_indices(6, 4, random_state=5)
+    ref = activation_quantiles(lite0, [paths[int(i)] for i in idx], 2, positions_per_image=16, random_state=5)
+    np.testing.assert_allclose(q.values, ref.values)
+    assert q.n_images == 4
+    monkeypatch.setattr(masks_mod, "activation_quantiles", lambda *a, **k: pytest.fail("should come from disk"))
+    again = store_quantiles(lite0, store, 2, n_images=4, positions_per_image=16, random_state=5)
+    np.testing.assert_array_equal(again.values, q.values)

@@ -9,6 +9,7 @@ from PIL import Image
 from analysis.errors import LayerScopeError
 from analysis.inspect.units import (
     activation_histogram,
+    card_masks,
     class_selectivity_index,
     colour_selectivity_index,
     neuron_feature,
@@ -117,6 +118,11 @@ def test_unit_card_is_consistent_with_the_descriptors(lite0, colour_set):
     assert 0 <= card.colour_index <= 1 and 0 <= card.class_index <= 1
     assert card.class_counts.sum() == 6 and card.hist_counts.sum() == len(images)
     assert card.dataset_max == pytest.approx(d[:, ch].max())
+    up, up_masked = card_masks(card, lite0.block(2), "upsample")
+    assert up.shape == card.masks.shape and (up_masked[~up] == 0).all()
+    assert (up_masked[up] == card.images[up]).all()
+    same, _ = card_masks(card, lite0.block(2), "receptive")  # its own mode gives its own masks back
+    assert np.array_equal(same, card.masks)
 
 
 def test_unit_card_of_a_red_unit_is_colour_and_class_selective(lite0, colour_set):

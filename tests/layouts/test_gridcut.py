@@ -12,7 +12,7 @@ from analysis.layouts.gridcut import (
     neighbourhood_preservation,
     neighbourhood_scores,
 )
-from analysis.layouts.thumbgrid import label_colours, pixel_to_index, render_grid
+from analysis.layouts.thumbgrid import label_colours, render_grid
 
 
 def blobs(n, seed=0, k=5):
@@ -265,22 +265,7 @@ def test_render_grid_shape_borders_and_empty_cells():
         assert (img[r * 10:(r + 1) * 10, c * 10:(c + 1) * 10] == (1, 2, 3)).all()
 
 
-def test_pixel_to_index_inverts_the_render():
-    emb, _, _ = blobs(23)
-    layout = gridcut(emb)
-    thumb = 12
-    for i in range(23):
-        r, c = divmod(int(layout.cell_of[i]), layout.cols)
-        for dx, dy in ((0, 0), (11, 11), (5, 7)):
-            assert pixel_to_index(layout, c * thumb + dx, r * thumb + dy, thumb=thumb) == i
-    empty = int(np.flatnonzero(layout.image_at < 0)[0])
-    r, c = divmod(empty, layout.cols)
-    assert pixel_to_index(layout, c * thumb + 1, r * thumb + 1, thumb=thumb) is None
-    assert pixel_to_index(layout, -1, 0, thumb=thumb) is None
-    assert pixel_to_index(layout, layout.cols * thumb, 0, thumb=thumb) is None
-
-
-def test_render_window_and_loader_types():
+def test_render_accepts_pil_and_array_thumbnails_and_checks_colours():
     emb, _, _ = blobs(30)
     layout = gridcut(emb)  # 5 x 6
     calls = []
@@ -289,14 +274,11 @@ def test_render_window_and_loader_types():
         calls.append(i)
         return Image.new("L", (50, 40), color=i) if i % 2 else np.full((9, 9), i, np.uint8)
 
-    img = render_grid(layout, loader, thumb=8, border=1, window=(1, 2, 2, 3))
-    assert img.shape == (16, 24, 3)
-    inside = {int(layout.image_at[r * layout.cols + c]) for r in (1, 2) for c in (2, 3, 4)} - {-1}
-    assert set(calls) == inside
-    i = pixel_to_index(layout, 0, 0, thumb=8, window=(1, 2, 2, 3))
-    assert i == layout.image_at[1 * layout.cols + 2]
-    with pytest.raises(LayerScopeError):
-        render_grid(layout, loader, window=(4, 0, 3, 1))
+    img = render_grid(layout, loader, thumb=8, border=1)
+    assert img.shape == (layout.rows * 8, layout.cols * 8, 3)
+    assert sorted(calls) == list(range(30))
+    r, c = divmod(int(layout.cell_of[3]), layout.cols)
+    assert (img[r * 8 + 1:r * 8 + 7, c * 8 + 1:c * 8 + 7] == 3).all()  # grey PIL tile, centre-cropped
     with pytest.raises(LayerScopeError):
         render_grid(layout, solid, border_colours=[(0, 0, 0)])
 

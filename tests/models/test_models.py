@@ -105,3 +105,25 @@ def test_model_list_puts_builtin_first():
 def test_preprocess_display_matches_input_size(lite0):
     img = Image.fromarray(np.zeros((300, 500, 3), np.uint8))
     assert lite0.preprocess_display(img).shape == (224, 224, 3)
+
+
+def test_top_classes_gives_indices_names_and_sorted_probabilities(lite0):
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8))
+    df = lite0.top_classes(img, k=5)
+    assert list(df["rank"]) == [1, 2, 3, 4, 5]
+    assert all(lite0.class_names[i] == n for i, n in zip(df["class_index"], df["name"]))
+    assert (np.diff(df["probability"]) <= 0).all() and df["probability"].sum() <= 1 + 1e-6
+    logits = lite0.logits(lite0.preprocess(img).unsqueeze(0))[0]
+    assert int(df["class_index"][0]) == int(logits.argmax())
+    assert lite0.classify(img, k=2) == [(n, p) for n, p in zip(df["name"][:2], df["probability"][:2])]
+
+
+def test_to_display_undoes_the_normalisation_of_preprocess(lite0):
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 260, 3), dtype=np.uint8))
+    x = lite0.preprocess(img)
+    one, batch = lite0.to_display(x), lite0.to_display(torch.stack([x, x]))
+    assert one.dtype == np.uint8 and one.shape == (224, 224, 3)
+    assert batch.shape == (2, 224, 224, 3) and np.array_equal(batch[1], one)
+    back = (torch.as_tensor(one).permute(2, 0, 1).float() / 255 - torch.tensor(lite0.mean)[:, None, None]) \
+        / torch.tensor(lite0.std)[:, None, None]
+    assert float((back - x).abs().max()) < 0.02  # equal up to the uint8 rounding

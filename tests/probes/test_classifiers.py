@@ -230,7 +230,7 @@ def test_unknown_metric_raises():
 def test_progress_callback_can_cancel():
     X, y = clustered(10, n=60)
 
-    def cancel(fraction, message):
+    def cancel(done, total, note=""):
         raise KeyboardInterrupt("user pressed stop")
 
     with pytest.raises(KeyboardInterrupt):
@@ -264,3 +264,31 @@ def test_umap_knn_fits_on_training_rows_only(monkeypatch):
     assert fitted == [(len(tr), 2) for tr, _ in plan.splits]
     assert set(res.table["dim"]) == {2} and set(res.table["k"]) == {1, 4}
     assert res.best.mean > 0.8  # well-separated classes stay separated in 2-D
+
+
+def test_usable_ks_and_umap_dims_follow_the_smallest_training_fold():
+    from analysis.probes.reduction import default_dims
+
+    y = np.repeat(np.arange(3), [4, 10, 10])  # 24 rows, 5 folds: training folds of 19-20 rows
+    plan = plan_folds(y, random_state=0)
+    assert plan.usable_ks([32, 1, 16, 4, 4, 0]) == [1, 4, 16]
+    assert plan.usable_ks([plan.min_train_size + 1]) == []
+    assert default_dims(2048, 1024) == [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    assert default_dims(2048, 1024, n_images=plan.min_train_size) == [2, 4, 8, 16]  # UMAP needs d + 2 rows
+    assert default_dims(16, 64, n_images=5) == [2]
+
+
+def test_knn_on_integer_data_with_exact_ties_equals_sklearns_single_thread_answer():
+    """The README's scope of "identical predictions": the case from the issue (600 x 8 integers
+    0-3, k = 4), where sklearn's own answer changes with its thread count."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, (600, 8)).astype(np.float32)
+    y = rng.integers(0, 5, 600)
+    plan = plan_folds(y, random_state=0)
+    res = knn_cv(X, y, [4], ["euclidean"], plan=plan)
+    r = res.results[("euclidean", 4)]
+    with threadpool_limits(1, user_api="openmp"):
+        for f, (tr, te) in enumerate(plan.splits):
+            ref = KNeighborsClassifier(n_neighbors=4, algorithm="brute").fit(X[tr], y[tr]).predict(X[te])
+            np.testing.assert_array_equal(np.asarray(r.classes)[r.y_pred[r.fold == f]], ref)
+    assert r.fold_scores.mean() == pytest.approx(0.1983, abs=5e-4)

@@ -6,7 +6,7 @@ from sklearn.metrics.pairwise import paired_distances as sk_paired
 
 from analysis.errors import LayerScopeError
 from analysis.probes.distances import distance_distributions, pair_distances, sample_pairs
-from analysis.probes.reduction import umap_spaces
+from analysis.probes.reduction import reduce
 
 
 def data(seed=0, n=90, d=6, k=3, spread=3.0):
@@ -74,9 +74,10 @@ def test_d_prime_definition():
     assert r.d_prime == pytest.approx(expected)
 
 
-def test_spaces_share_the_same_pairs_and_umap_spaces_work():
+def test_spaces_share_the_same_pairs_and_umap_spaces_keep_classes_apart():
     X, y = data(2)
-    spaces = {"original": X, **umap_spaces(X, [2, 3], n_neighbors=10, random_state=0)}
+    spaces = {"original": X, **{f"UMAP-{d}": reduce(X, "umap", d, n_neighbors=10, min_dist=0.1, random_state=0)
+                                for d in (2, 3)}}
     dists, summary = distance_distributions(spaces, y, n_per_class=50, random_state=0)
     assert list(summary["space"]) == ["original", "UMAP-2", "UMAP-3"]
     assert {len(d.positive) for d in dists.values()} == {150}

@@ -26,7 +26,7 @@ def report():
     blocks, y = blocks_and_labels()
     ticks = []
     r = block_report(blocks, y, label="colour", reducer="pca", n_components=3, n_queries=60, n_boot=200,
-                     n_boot_clustering=50, random_state=0, progress=lambda f, m: ticks.append((f, m)))
+                     n_boot_clustering=50, random_state=0, progress=lambda d, t, m="": ticks.append((d / t, m)))
     return blocks, y, r, ticks
 
 
@@ -71,7 +71,7 @@ def test_cancel_by_raising_from_progress():
     blocks, y = blocks_and_labels(1)
     calls = []
 
-    def cancel_on_third(fraction, message):
+    def cancel_on_third(done, total, message=""):
         calls.append(message)
         if len(calls) == 3:
             raise InterruptedError("stop")

@@ -14,7 +14,6 @@ from analysis.probes.report_store import (
     report_from_json,
     report_to_json,
     resolved_params,
-    store_blocks,
     summary_table,
 )
 
@@ -33,14 +32,14 @@ def fresh_results_cache(small_store, tmp_path_factory):
 @pytest.fixture(scope="module")
 def cached(small_store):
     ticks = []
-    r = cached_block_report(small_store, "pattern", progress=lambda f, m: ticks.append(m), **FAST)
+    r = cached_block_report(small_store, "pattern", progress=lambda d, t, m="": ticks.append(m), **FAST)
     return r, ticks
 
 
 def test_cached_report_equals_a_direct_block_report(small_store, cached):
     r, ticks = cached
     assert ticks and ticks[-1] == "report done"  # computed, not read
-    direct = block_report(store_blocks(small_store), small_store.labels["pattern"].to_numpy(), label="pattern", **FAST)
+    direct = block_report(small_store.block_arrays(), small_store.labels["pattern"].to_numpy(), label="pattern", **FAST)
     pd.testing.assert_frame_equal(r.table, direct.table, check_dtype=False)
     assert r.best == direct.best and r.recommendation == direct.recommendation
     assert r.fold_message == direct.fold_message and "2 folds are used" in r.fold_message  # tiny classes
@@ -48,9 +47,9 @@ def test_cached_report_equals_a_direct_block_report(small_store, cached):
 
 def test_second_call_is_read_from_disk_without_computing(small_store, cached):
     ticks = []
-    again = cached_block_report(small_store, "pattern", progress=lambda f, m: ticks.append(m), **FAST)
+    again = cached_block_report(small_store, "pattern", progress=lambda d, t, m="": ticks.append(m), **FAST)
     assert ticks == [] and again.recommendation == cached[0].recommendation
-    other = cached_block_report(small_store, "pattern", progress=lambda f, m: ticks.append(m), **{**FAST, "n_boot": 60})
+    other = cached_block_report(small_store, "pattern", progress=lambda d, t, m="": ticks.append(m), **{**FAST, "n_boot": 60})
     assert ticks and other.table["knn"].equals(cached[0].table["knn"])  # new setting -> computed anew
 
 

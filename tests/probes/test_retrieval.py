@@ -1,12 +1,21 @@
 """precision@k, combined two-block ranking and the few-shot memory, against brute-force references."""
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import rankdata
 from sklearn.metrics.pairwise import cosine_distances, euclidean_distances
 from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
 from analysis.errors import LayerScopeError
-from analysis.probes.retrieval import combined_precision_at_k, combined_ranking, few_shot_classify, precision_at_k
+from analysis.probes.bootstrap import bootstrap_ci
+from analysis.probes.retrieval import (
+    combined_precision_at_k,
+    combined_precision_table,
+    combined_ranking,
+    few_shot_classify,
+    precision_at_k,
+    precision_table,
+)
 
 SK = {"euclidean": euclidean_distances, "cosine": cosine_distances}
 
@@ -119,3 +128,44 @@ def test_few_shot_checks_dimensions():
     X, y = data(11)
     with pytest.raises(LayerScopeError, match="same block"):
         few_shot_classify(X, y, np.ones((2, 3)), [9, 9], X[:1])
+
+
+def test_precision_table_has_every_block_and_column_with_its_interval():
+    X, y = data(11)
+    noise = np.random.default_rng(1).standard_normal(X.shape)
+    labels = pd.DataFrame({"class": y, "parity": y % 2})
+    t = precision_table({"block 1": noise, "block 2": X}, labels, 5, n_queries=60, n_boot=200, random_state=3)
+    assert list(zip(t["block"], t["label column"])) == [("block 1", "class"), ("block 1", "parity"),
+                                                        ("block 2", "class"), ("block 2", "parity")]
+    p = precision_at_k(X, y, 5, n_queries=60, random_state=3)
+    row = t.iloc[2]
+    assert row["precision"] == pytest.approx(p.mean) and row["queries"] == 60
+    assert (row["low"], row["high"]) == pytest.approx(bootstrap_ci(np.mean, p.precision, n_boot=200, random_state=3))
+    assert (t["low"] <= t["precision"]).all() and (t["precision"] <= t["high"]).all()
+    assert t.iloc[2]["precision"] > t.iloc[0]["precision"]  # structure beats noise
+
+
+def test_combined_precision_table_has_both_blocks_alone_and_the_mix():
+    X, y = data(12)
+    Xb, yb = data(13)
+    t = combined_precision_table(X, y, Xb, yb, 5, weight=0.3, names=("block 2", "block 4"), n_queries=50)
+    assert list(t["ranking"]) == ["block 2 only", "block 4 only", "combined, w = 0.30"]
+    assert list(t["weight"]) == [1.0, 0.0, 0.3]
+    ref = combined_precision_at_k(X, y, Xb, yb, 5, weight=0.3, n_queries=50).mean
+    assert t["precision@5 (both labels)"].iloc[2] == pytest.approx(ref)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_leave_one_out_neighbours_are_the_nearest_other_rows(metric):
+    from analysis.probes.neighbours import leave_one_out_neighbours
+
+    X, _ = data(14, n=80)
+    D = euclidean_distances(X) if metric == "euclidean" else cosine_distances(X)
+    np.fill_diagonal(D, np.inf)
+    idx = leave_one_out_neighbours(X, 6, metric)
+    assert idx.shape == (80, 6) and not (idx == np.arange(80)[:, None]).any()
+    np.testing.assert_array_equal(idx, np.argsort(D, axis=1, kind="stable")[:, :6])
+    dup = np.concatenate([X, X[:3]])  # a duplicate is its copy's nearest neighbour, never itself
+    first = leave_one_out_neighbours(dup, 1)[:, 0]
+    assert list(first[:3]) == [80, 81, 82] and list(first[80:]) == [0, 1, 2]
+    assert leave_one_out_neighbours(X[:1], 3).shape == (1, 0)

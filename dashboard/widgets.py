@@ -1,12 +1,12 @@
-"""Small helpers shared by the "Which block?" pages: controls, progress, exports, thumbnails.
+"""Small widgets and page helpers shared by the dashboard pages: block picker, number lists,
+progress bars, exports, thumbnails.
 
 No maths here: computations live in `analysis/`; this only wires controls, caches and drawing.
 """
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -15,15 +15,13 @@ import streamlit as st
 
 from analysis.descriptors.store import Store
 from analysis.errors import LayerScopeError
+from analysis.hashing import bytes_digest
+from analysis.progress import Progress, fraction
+from dashboard.state import page_seed
 
 CAMERA = ("Figures: use the camera icon in the plot's toolbar (“Download plot as png”) to save a PNG; "
           "server-side image export (kaleido) is not installed.")
 BEST_STYLE = "background-color: #c8f7c5; font-weight: 600"
-
-
-def blocks_of(store: Store) -> dict[str, np.ndarray]:
-    """{"block 1": memmap, …}: every block's descriptors, memory-mapped (never copied)."""
-    return {b.name: store.descriptors(b.index) for b in store.blocks}
 
 
 def block_select(store: Store, label: str, key: str, default: int | None = None, help: str | None = None) -> int:
@@ -51,16 +49,16 @@ def parse_ints(text: str, what: str = "k values", low: int = 1, high: int = 10_0
 
 
 @contextmanager
-def progress_bar(text: str) -> Iterator[Callable[[float, str], None]]:
-    """A st.progress bar for an analysis `progress(fraction, message)` callback, removed after.
+def progress_bar(text: str) -> Iterator[Progress]:
+    """A st.progress bar for an analysis `progress(done, total, note)` callback, removed after.
 
     Every update is a point where Streamlit can stop the script: changing a control while this
     runs cancels the computation (nothing half-done is cached).
     """
     bar = st.progress(0.0, text=text)
 
-    def update(fraction: float, message: str) -> None:
-        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{text} · {message}")
+    def update(done: int, total: int, note: str = "") -> None:
+        bar.progress(fraction(done, total), text=f"{text} · {note}" if note else text)
 
     try:
         yield update
@@ -84,15 +82,17 @@ def image_label(store: Store, i: int) -> str:
 
 
 def thumb_row(store: Store, rows: Sequence[int], captions: Sequence[str], width: int = 96) -> None:
-    """One row of thumbnails with captions (image files are read by the browser-side st.image)."""
+    """One row of thumbnails with captions (decoded by the image loader: a bad file is a grey tile)."""
     if len(rows):
-        st.image([store.paths[int(i)] for i in rows], caption=list(captions), width=width)
+        from dashboard.safe_io import show_images
+
+        show_images([store.paths[int(i)] for i in rows], caption=list(captions), width=width)
     else:
         st.caption("(no images)")
 
 
 def upload_digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
+    return bytes_digest(data, 16)
 
 
 def fold_note(message: str) -> None:
@@ -107,7 +107,7 @@ def _prototype_per_block(key: str, label: str, _store: Store) -> list[float]:
     from analysis.probes.folds import plan_folds
 
     y = _store.labels[label].to_numpy()
-    plan = plan_folds(y, n_splits=5, random_state=0)
+    plan = plan_folds(y, n_splits=5, random_state=page_seed())
     return [prototype_cv(_store.descriptors(b.index), y, "euclidean", plan=plan).mean for b in _store.blocks]
 
 
