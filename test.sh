@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh --test
 source scripts/env.sh
-.venv/bin/ruff check analysis dashboard tests benchmarks
+.venv/bin/ruff check analysis dashboard tests benchmarks scripts
 exec .venv/bin/python -m pytest -q tests "$@"
