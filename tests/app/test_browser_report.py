@@ -34,7 +34,8 @@ def test_block_report_shows_tables_recommendations_and_curves(app_url, browser):
     assert "Label column colour" in body and "Label column pattern" in body
     assert count(page, "[data-testid='stDataFrame']", 2) >= 2  # one table per label column
     assert count(page, ".js-plotly-plot", 3) >= 3  # peak curve + one curve per label column
-    assert "kNN over blocks, per label column" in body
+    # Chart titles are SVG text drawn after the plot mounts: wait for it, then read it.
+    page.get_by_text("kNN over blocks, per label column").first.wait_for(timeout=60_000)
     assert "Traceback" not in body and "Something went wrong" not in body
     shot(page, "report.png")
     page.close()
@@ -42,9 +43,10 @@ def test_block_report_shows_tables_recommendations_and_curves(app_url, browser):
 
 def test_accuracy_page_in_chromium(app_url, browser):
     page = open_page(browser, f"{app_url}/accuracy", "kNN in a UMAP-reduced space", height=2200)
+    assert count(page, ".js-plotly-plot", 3) >= 3
+    page.get_by_text("Confusion matrix").first.wait_for(timeout=60_000)  # a plot title: drawn after mounting
     body = page.inner_text("body")
     assert "Accuracy explorer" in body and "Confusion matrix" in body
-    assert count(page, ".js-plotly-plot", 3) >= 3
     assert "Traceback" not in body and "Something went wrong" not in body
     shot(page, "accuracy.png")
     page.close()
