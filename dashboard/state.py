@@ -87,7 +87,7 @@ def get_model(name: str, weights: str | None) -> Model:
     limits = Limits.from_env()
     if name not in BUILTIN and timm.is_model(name):
         _params_checked(name, limits.max_params)
-    if weights and weights != "random":
+    if weights and weights != RANDOM:
         weights = str(require_within(weights, data_roots(), "weights file"))
     return _load_model(name, weights)
 

@@ -153,16 +153,13 @@ def neighbourhood_scores(
             raise LayerScopeError("Pass the descriptors X or precomputed neighbours knn.")
         if np.shape(X)[0] != n:
             raise LayerScopeError(f"cells must have one entry per row of X ({np.shape(X)[0]}), got {n}.")
-        if n == 1:
-            return np.ones(1)
-        nbrs = nearest_neighbours(X, k)
     else:
         knn = np.asarray(knn)
         if knn.ndim != 2 or knn.shape[0] != n or knn.shape[1] < k or not np.issubdtype(knn.dtype, np.integer):
             raise LayerScopeError(f"knn must be an integer ({n}, >= {k}) array from nearest_neighbours().")
-        nbrs = knn[:, :k]
     if n == 1:
         return np.ones(1)
+    nbrs = nearest_neighbours(X, k) if knn is None else knn[:, :k]
     r, c = np.divmod(cells.astype(np.int64), cols)
     cheb = np.maximum(np.abs(r[nbrs] - r[:, None]), np.abs(c[nbrs] - c[:, None]))
     return (cheb <= radius).mean(axis=1)
