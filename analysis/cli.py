@@ -56,13 +56,14 @@ def _cmd_models(args: argparse.Namespace) -> None:
 def _cmd_precompute(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from analysis.data.datasets import open_dataset
+    from analysis.cli_scale import open_data
     from analysis.descriptors.extract import cache_status, extract
     from analysis.models.model import load_model
 
     _check_device(args.device)
     gen_bar = tqdm(desc="generating dataset", unit="img", disable=None)
-    ds = open_dataset(args.data, progress=lambda d, n, _note="": (setattr(gen_bar, "total", n), gen_bar.update(d - gen_bar.n)))
+    ds = open_data(args.data, args.verify,
+                   progress=lambda d, n, _note="": (setattr(gen_bar, "total", n), gen_bar.update(d - gen_bar.n)))
     gen_bar.close()
     for p in ds.problems:
         print(f"skipped {p.path}: {p.reason}", file=sys.stderr)
@@ -105,14 +106,14 @@ def _cmd_report(args: argparse.Namespace) -> None:
     import pandas as pd
     from tqdm import tqdm
 
-    from analysis.data.datasets import open_dataset
+    from analysis.cli_scale import open_data
     from analysis.descriptors.extract import extract
     from analysis.models.model import load_model
     from analysis.probes.report_store import cached_block_report, long_table, summary_table
 
     _check_out(args.out)
     _check_device(args.device)
-    ds = open_dataset(args.data)
+    ds = open_data(args.data, args.verify)
     model = load_model(args.model, weights=args.weights, device=args.device)
     bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # instant when cached
     store = extract(model, ds, progress=lambda d, n, _note="": bar.update(d - bar.n))
@@ -154,6 +155,8 @@ def _cmd_cache(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from analysis.cli_scale import add_verify  # --verify: re-hash every image, ignoring the hash cache
+
     p = argparse.ArgumentParser(prog="python -m analysis", description="LayerScope: per-block descriptors and analyses.")
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("models", help="list models (built-in first)")
@@ -172,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local: this process; ray: Ray Data + an actor pool (fp32 torch), same cache entry")
     pc.add_argument("--address", default=None, help="with --runner ray: a Ray cluster to join ('auto'); default: "
                     "start a local Ray")
+    add_verify(pc)
     pc.add_argument("--warm", action="store_true", help="also compute what the pages and the Tour show first "
                     "(block report of every label column, UMAP maps, GridCut layouts, the Tour's unit image)")
     pc.set_defaults(func=_cmd_precompute)
@@ -190,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the intervals")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default=None)
+    add_verify(r)
     r.set_defaults(func=_cmd_report)
     c = sub.add_parser("cache", help="list or clear cached descriptors")
     c.add_argument("action", choices=["list", "clear"])
@@ -204,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("app", help="start the dashboard (extra arguments go to `streamlit run`)")
     a.add_argument("--port", type=int, default=8501)
     a.add_argument("--address", default="127.0.0.1", help="interface to serve on (0.0.0.0: every interface)")
+    a.add_argument("--warm", action="store_true", help="before serving, run every page once in the server process "
+                   "(model, data, imports and page results in memory: first visits < 3 s; run.sh does this)")
     a.set_defaults(func=_cmd_app)
     return p
 
@@ -219,7 +226,9 @@ def _cmd_app(args: argparse.Namespace) -> None:
     from analysis.limits import Limits
 
     # Streamlit refuses larger uploads itself (LAYERSCOPE_MAX_UPLOAD_MB); pages check again.
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+    # --warm: dashboard.serve runs each page once in the server's own process, then starts the same server.
+    start = ["-m", "dashboard.serve"] if args.warm else ["-m", "streamlit", "run", str(app)]
+    cmd = [sys.executable, *start, "--server.headless", "true",
            "--server.port", str(args.port), "--server.address", args.address,
            "--server.maxUploadSize", str(max(1, Limits.from_env().max_upload_mb)), *args.streamlit_args]
     raise SystemExit(subprocess.call(cmd))

@@ -10,15 +10,16 @@ import time
 from analysis.errors import LayerScopeError
 
 
-def _stores(models: list[str], data: str, device: str | None, weights: str | None = None) -> dict:
+def _stores(models: list[str], data: str, device: str | None, weights: str | None = None,
+            verify: bool = False) -> dict:
     """Descriptors of every model on one dataset (computed and cached when missing)."""
     from tqdm import tqdm
 
-    from analysis.data.datasets import open_dataset
+    from analysis.cli_scale import open_data
     from analysis.descriptors.extract import extract
     from analysis.models.model import load_model
 
-    ds = open_dataset(data)
+    ds = open_data(data, verify)
     out = {}
     for name in models:
         model = load_model(name, weights=weights if name == models[0] else None, device=device)
@@ -44,7 +45,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
         raise LayerScopeError("give at least two different models: --model A --model B [--model C …].")
     _check_out(args.out)
     _check_device(args.device)
-    stores = _stores(models, args.data, args.device)
+    stores = _stores(models, args.data, args.device, verify=args.verify)
     t0 = time.time()
     cmp = compare_models(stores, args.label, primary=args.score, n_boot=args.boot, random_state=args.seed)
     cols = ["model", "block", "depth", "channels", args.score, f"{args.score}_low", f"{args.score}_high", "logme"]
@@ -67,7 +68,7 @@ def _cmd_cka(args: argparse.Namespace) -> None:
     _check_out(args.out)
     _check_device(args.device)
     models = [args.model] + ([args.vs] if args.vs else [])
-    stores = _stores(models, args.data, args.device, weights=args.weights)
+    stores = _stores(models, args.data, args.device, weights=args.weights, verify=args.verify)
     t0 = time.time()
     m = store_cka(stores[args.model], stores[args.vs] if args.vs else None)
     _print(m.round(3), f"linear CKA · rows: {args.model}" + (f" · columns: {args.vs}" if args.vs else "")
@@ -83,7 +84,7 @@ def _cmd_flags(args: argparse.Namespace) -> None:
 
     _check_out(args.out)
     _check_device(args.device)
-    store = _stores([args.model], args.data, args.device, weights=args.weights)[args.model]
+    store = _stores([args.model], args.data, args.device, weights=args.weights, verify=args.verify)[args.model]
     if args.label not in store.labels.columns:
         raise LayerScopeError(f"no label column '{args.label}'; this dataset has {', '.join(store.labels.columns)}.")
     n_blocks = len(store.blocks)
@@ -93,7 +94,8 @@ def _cmd_flags(args: argparse.Namespace) -> None:
     f = flag_images(store.descriptors(block), store.labels[args.label].to_numpy(), k=args.k, metric=args.metric,
                     glosh=args.by == "glosh")
     ranked = f.ranked(args.by)
-    ranked.insert(1, "path", [store.paths[i] for i in ranked["row"]])
+    paths = store.paths  # one copy of the list, not one per row
+    ranked.insert(1, "path", [paths[i] for i in ranked["row"]])
     ranked["neighbours"] = [" ".join(str(int(j)) for j in f.neighbours[i]) for i in ranked["row"]]
     _print(ranked.head(args.top).set_index("row"), f"block {block} · `{args.label}` · most suspicious by {args.by}")
     if args.out:
@@ -107,7 +109,7 @@ def _cmd_heads(args: argparse.Namespace) -> None:
 
     _check_out(args.out)
     _check_device(args.device)
-    store = _stores([args.model], args.data, args.device, weights=args.weights)[args.model]
+    store = _stores([args.model], args.data, args.device, weights=args.weights, verify=args.verify)[args.model]
     if args.label not in store.labels.columns:
         raise LayerScopeError(f"no label column '{args.label}'; this dataset has {', '.join(store.labels.columns)}.")
     t0 = time.time()
@@ -127,6 +129,7 @@ def _cmd_heads(args: argparse.Namespace) -> None:
 def register(sub) -> None:
     """Add compare / cka / flags / heads to the `layerscope` sub-command parser."""
     from analysis.cli import _positive_int
+    from analysis.cli_scale import add_verify
     from analysis.probes.label_noise import RANKINGS
 
     c = sub.add_parser("compare", help="block report of two or more models on the same data, side by side")
@@ -139,6 +142,7 @@ def register(sub) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", default=None, help="write every score of every (model, block) to this CSV")
     c.add_argument("--device", default=None)
+    add_verify(c)
     c.set_defaults(func=_cmd_compare)
 
     k = sub.add_parser("cka", help="linear CKA between the blocks of one model, or of two models")
@@ -148,6 +152,7 @@ def register(sub) -> None:
     k.add_argument("--data", default="garments")
     k.add_argument("--out", default=None, help="write the CKA table to this CSV")
     k.add_argument("--device", default=None)
+    add_verify(k)
     k.set_defaults(func=_cmd_cka)
 
     f = sub.add_parser("flags", help="images that look mislabelled or odd at one block")
@@ -162,6 +167,7 @@ def register(sub) -> None:
     f.add_argument("--top", type=_positive_int, default=20)
     f.add_argument("--out", default=None, help="write every image's scores, most suspicious first, to this CSV")
     f.add_argument("--device", default=None)
+    add_verify(f)
     f.set_defaults(func=_cmd_flags)
 
     h = sub.add_parser("heads", help="small trained heads (MLP, triplet projection) vs kNN per block")
@@ -173,4 +179,5 @@ def register(sub) -> None:
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--out", default=None)
     h.add_argument("--device", default=None)
+    add_verify(h)
     h.set_defaults(func=_cmd_heads)

@@ -5,8 +5,45 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from analysis.errors import LayerScopeError
+
+if TYPE_CHECKING:  # annotations only: the CLI imports its heavy modules when a command runs
+    from analysis.data.datasets import Dataset
+    from analysis.progress import Progress
+
+
+def open_data(spec: str, verify: bool = False, progress: Progress | None = None) -> Dataset:
+    """open_dataset, then every image's content hash (the dataset's identity in cache keys) with a bar:
+    from the hash cache for unchanged files, or with `verify` (--verify) every file re-read, and the
+    checksums of the cache entries this command opens too."""
+    from tqdm import tqdm
+
+    from analysis.data.datasets import open_dataset
+    from analysis.data.hash_cache import trust_stats
+    from analysis.data.images import shown
+
+    if verify:
+        trust_stats(False)  # for the rest of this command: cache entries' checksums are re-read too
+    ds = open_dataset(spec, progress=progress)
+    bar = tqdm(total=len(ds), desc="verifying images" if verify else "hashing images", unit="img", disable=None)
+
+    def tick(done: int, total: int, _note: str = "") -> None:
+        bar.update(done - bar.n)
+
+    if not verify:
+        ds.content_hash(progress=tick)  # instant for files the hash cache knows unchanged
+        bar.close()
+    else:
+        stale = ds.verify_hashes(progress=tick)
+        bar.close()
+        for p in stale:
+            print(f"verify: {shown(p)} changed although its size and times did not; its hash is renewed",
+                  file=sys.stderr)
+        print(f"verify: {len(ds)} images re-read and re-hashed, {len(stale)} changed unseen by the hash cache",
+              file=sys.stderr)
+    return ds
 
 
 def _store(args: argparse.Namespace):
@@ -22,11 +59,10 @@ def _store(args: argparse.Namespace):
         return store
     from tqdm import tqdm
 
-    from analysis.data.datasets import open_dataset
     from analysis.descriptors.extract import extract
     from analysis.models.model import load_model
 
-    ds = open_dataset(args.data)
+    ds = open_data(args.data, args.verify)
     model = load_model(args.model, weights=args.weights, device=args.device)
     bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # instant when cached
     store = extract(model, ds, progress=lambda d, n, _note="": bar.update(d - bar.n))
@@ -92,11 +128,18 @@ def _source_args(p: argparse.ArgumentParser, synthetic: bool = True) -> None:
     p.add_argument("--weights", default=None, help="local .safetensors/.pth file (offline), or 'random'")
     p.add_argument("--data", default="garments", help="garments[:n=..], fashion-mnist, a folder or a CSV")
     p.add_argument("--device", default=None)
+    add_verify(p)
     if synthetic:
         p.add_argument("--synthetic", type=int, default=None, metavar="N",
                        help="instead of images: N synthetic clustered descriptor rows (e.g. 1000000)")
         p.add_argument("--dim", type=int, default=512, help="channels of the synthetic rows")
         p.add_argument("--classes", type=int, default=1000, help="classes of the synthetic rows")
+
+
+def add_verify(p: argparse.ArgumentParser) -> None:
+    """The --verify flag of every command that opens a dataset."""
+    p.add_argument("--verify", action="store_true",
+                   help="re-read and re-hash every image instead of trusting the hash cache (size + mtime + ctime)")
 
 
 def add_commands(sub) -> None:

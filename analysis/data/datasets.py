@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from analysis.data.hash_cache import Hashes, file_hashes
 from analysis.data.images import is_image_name, shown
 from analysis.data.roots import is_within, require_within
 from analysis.errors import LayerScopeError
-from analysis.hashing import file_digest_memo
 from analysis.paths import cache_root
 from analysis.progress import Progress
 
@@ -61,28 +61,34 @@ class Dataset:
     def class_counts(self, column: str) -> pd.Series:
         return self.labels[column].value_counts().sort_index()
 
-    def content_hash(self) -> str:
-        """Hash of every image's bytes and of the labels: any change gives a new cache entry."""
+    def content_hash(self, verify: bool = False, progress: Progress | None = None) -> str:
+        """Hash of every image's bytes and of the labels: any change gives a new cache entry.
+
+        File hashes come from the on-disk hash cache (`analysis.data.hash_cache`): a file is re-read
+        only when its size, mtime or ctime changed. `verify` re-reads every file, ignoring the cache."""
         h = hashlib.sha256()
-        for p in self.paths:
+        for p, digest in zip(self.paths, self._file_hashes(verify, progress).digests):
             h.update(os.fsencode(p))  # file names need not be UTF-8
-            try:
-                h.update(_file_hash(Path(p)).encode())
-            except OSError as exc:
-                raise LayerScopeError(f"{shown(p)} changed or disappeared after the dataset was opened "
-                                      f"({exc.strerror}): open the dataset again.") from None
+            h.update(digest[:16].encode())  # 16 hex characters, as before the hash cache: keys unchanged
         h.update(self.labels.to_csv(index=False).encode("utf-8", "surrogateescape"))
         return h.hexdigest()[:20]
+
+    def verify_hashes(self, progress: Progress | None = None) -> list[str]:
+        """Re-read and re-hash every image, ignoring (and refreshing) the hash cache; returns the images
+        whose remembered hash was wrong although their size and times had not changed."""
+        return self._file_hashes(True, progress).stale
+
+    def _file_hashes(self, verify: bool, progress: Progress | None = None) -> Hashes:
+        try:
+            return file_hashes(self.paths, self.root, verify=verify, progress=progress)
+        except OSError as exc:
+            raise LayerScopeError(f"{shown(exc.filename or self.root)} changed or disappeared after the dataset was "
+                                  f"opened ({exc.strerror}): open the dataset again.") from None
 
     def subset(self, keep: np.ndarray) -> Dataset:
         keep = np.asarray(keep)
         return Dataset(self.name, self.root, [self.paths[i] for i in keep],
                        self.labels.iloc[keep].reset_index(drop=True), list(self.problems), list(self.warnings))
-
-
-def _file_hash(path: Path) -> str:
-    # Memoised on (path, size, mtime) so re-opening an unchanged folder does not re-read it.
-    return file_digest_memo(path, 16)
 
 
 def _check(ds: Dataset) -> Dataset:

@@ -19,7 +19,15 @@ from analysis.data.decode import BatchDecoder
 from analysis.descriptors.engines import ENGINES, MIN_COSINE, Choice, choose_engine, gap  # noqa: F401 (re-exported)
 from analysis.descriptors.lock import entry_lock, is_locked
 from analysis.descriptors.rowfile import RowFiles, check_finite, place_rows
-from analysis.descriptors.store import MANIFEST_VERSION, Store, descriptor_key_parts, entry_dir, file_sha256, open_entry
+from analysis.descriptors.store import (
+    MANIFEST_VERSION,
+    Store,
+    descriptor_key_parts,
+    entry_dir,
+    file_sha256,
+    open_entry,
+    write_manifest,
+)
 from analysis.errors import LayerScopeError
 from analysis.models.model import Model
 from analysis.progress import Progress
@@ -178,7 +186,7 @@ def _finalise(model: Model, dataset, tmp: Path, final: Path, key_parts, errors, 
             "python": platform.python_version(),
         },
     }
-    write_json_atomic(build / "manifest.json", manifest)
+    write_manifest(build, manifest)  # paths + labels to rows.parquet, the rest to manifest.json
     shutil.rmtree(final, ignore_errors=True)
     build.rename(final)
     shutil.rmtree(tmp, ignore_errors=True)

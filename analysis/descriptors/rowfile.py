@@ -33,6 +33,16 @@ def array_bytes(n: int, channels: int) -> int:
     return len(_header(n, channels)) + n * channels * 4
 
 
+def file_matches(path: Path, n: int, channels: int) -> bool:
+    """True when `path` is a float32 (n, channels) `.npy` of full size (rows written or not)."""
+    head = _header(n, channels)
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(head)) == head and os.fstat(f.fileno()).st_size == len(head) + n * channels * 4
+    except OSError:
+        return False
+
+
 def disk_full_error(folder: Path, exc: OSError | None = None, need: int | None = None) -> LayerScopeError:
     free = shutil.disk_usage(folder).free if folder.exists() else 0
     what = f"needs about {need / 1e6:.0f} MB, " if need else ""
@@ -98,13 +108,7 @@ class RowFiles:
             return 0
 
     def _matches(self, block: int) -> bool:
-        offset, c = self.layout[block]
-        try:
-            with open(self.path(block), "rb") as f:
-                head = f.read(offset)
-        except OSError:
-            return False
-        return head == _header(self.n, c) and self._size(block) == offset + self.n * c * 4
+        return file_matches(self.path(block), self.n, self.layout[block][1])
 
     def write(self, block: int, start: int, rows: np.ndarray) -> None:
         offset, c = self.layout[block]

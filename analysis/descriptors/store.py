@@ -2,21 +2,29 @@
 
 Layout: <cache>/descriptors/<model>__<dataset>__<key>/
     block_1.npy .. block_N.npy   float32 (n_images, channels), opened memory-mapped
-    manifest.json                paths, labels, blocks, failures, checksums, provenance
+    rows.parquet                 one row per image: its path and every label column (`label:<name>`)
+    manifest.json                n, blocks, failures, checksums (of the arrays and rows.parquet), provenance
 An entry only appears under its final name once complete (built in a `.partial` folder, then
 renamed), so readers never see half-written data; a corrupted entry is detected and removed.
+The per-image columns sit in Parquet, not in the JSON manifest, so opening an entry reads a few KB
+(a million paths and labels were 30 MB of JSON parsed on every open) and they are read only when
+asked for. Entries of manifest version 1 (paths and labels inside manifest.json) still open.
 """
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from analysis.atomic import write_bytes_atomic, write_json_atomic
+from analysis.data.hash_cache import file_hashes, table_file
 from analysis.errors import LayerScopeError
 from analysis.hashing import bytes_digest, file_digest
 from analysis.models.blocks import Block
@@ -29,7 +37,11 @@ if TYPE_CHECKING:  # annotation only: importing the model module here would be h
 # changes their pixels slightly. The engine (torch / OpenVINO) is NOT in the key: every engine's
 # descriptors are checked to stay within cosine 0.999 of fp32 torch, and the manifest says which ran.
 EXTRACTOR_VERSION = 2
-MANIFEST_VERSION = 1
+# v2: paths and labels in rows.parquet (v1, still read: inline in manifest.json)
+MANIFEST_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+ROWS_FILE = "rows.parquet"
+LABEL_PREFIX = "label:"  # label columns are stored as label:<name>, so a label named "path" is no clash
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -64,12 +76,74 @@ def file_sha256(path: Path) -> str:
     return file_digest(path, None)
 
 
+def _text_column(values: list[str]) -> pa.Array:
+    """UTF-8 strings; names that are not valid UTF-8 (surrogate-escaped bytes) as raw bytes instead."""
+    try:
+        return pa.array(values, pa.string())
+    except (UnicodeEncodeError, pa.ArrowException):
+        return pa.array([v.encode("utf-8", "surrogateescape") for v in values], pa.binary())
+
+
+def _text_values(col: pa.ChunkedArray) -> list[str]:
+    if pa.types.is_binary(col.type):
+        return [b.decode("utf-8", "surrogateescape") for b in col.to_pylist()]
+    return col.to_pylist()
+
+
+def write_rows(file: Path, paths: list[str], labels: dict[str, list[str]] | pd.DataFrame) -> None:
+    """The per-image table of an entry (path + label columns, all strings) as Parquet, written atomically."""
+    columns = {"path": _text_column([str(p) for p in paths])}
+    for c in labels:
+        columns[LABEL_PREFIX + str(c)] = _text_column([str(v) for v in labels[c]])
+    buf = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), buf, compression="zstd")
+    write_bytes_atomic(file, buf.getvalue().to_pybytes())
+
+
+def read_paths(file: Path) -> list[str]:
+    """The image paths of an entry's rows.parquet (only that column is read)."""
+    return _text_values(pq.read_table(file, columns=["path"]).column(0))
+
+
+def read_labels(file: Path) -> pd.DataFrame:
+    """The label columns of an entry's rows.parquet, as strings in their stored order (paths not read)."""
+    names = [n for n in pq.read_schema(file).names if n.startswith(LABEL_PREFIX)]
+    if not names:
+        return pd.DataFrame(index=pd.RangeIndex(pq.read_metadata(file).num_rows))
+    t = pq.read_table(file, columns=names)
+    labels = t.to_pandas()  # Arrow-backed strings: no Python object per label
+    for name in names:
+        if pa.types.is_binary(t.schema.field(name).type):
+            labels[name] = _text_values(t.column(name))
+    return labels.rename(columns=lambda n: n.removeprefix(LABEL_PREFIX))
+
+
+def read_rows(file: Path) -> tuple[list[str], pd.DataFrame]:
+    """(paths, labels) of an entry's rows.parquet."""
+    return read_paths(file), read_labels(file)
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write an entry's manifest: its `paths` and `labels` (column -> values) go to rows.parquet (with
+    a checksum in the manifest), the rest to manifest.json. rows.parquet is written first, so a
+    manifest never points at a missing table."""
+    m = {k: v for k, v in manifest.items() if k not in ("paths", "labels")}
+    write_rows(folder / ROWS_FILE, manifest["paths"], manifest["labels"])
+    m["manifest_version"] = MANIFEST_VERSION
+    m["rows"] = {"file": ROWS_FILE, "sha256": file_sha256(folder / ROWS_FILE)}
+    write_json_atomic(folder / "manifest.json", m)
+
+
 @dataclass
 class Store:
     """A complete cache entry: memory-mapped descriptors per block, with paths and labels."""
 
     path: Path
     manifest: dict[str, Any]
+    # Read once, on first use (inline in a version-1 manifest, else from rows.parquet), each on its own:
+    # a page that needs only the labels never reads a million paths.
+    _paths: list[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _labels: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -85,11 +159,18 @@ class Store:
 
     @property
     def paths(self) -> list[str]:
-        return list(self.manifest["paths"])
+        if self._paths is None:
+            inline = self.manifest.get("paths")
+            self._paths = list(inline) if inline is not None else read_paths(self.path / self.manifest["rows"]["file"])
+        return list(self._paths)
 
     @property
     def labels(self) -> pd.DataFrame:
-        return pd.DataFrame(self.manifest["labels"])
+        if self._labels is None:
+            inline = self.manifest.get("labels")
+            self._labels = (pd.DataFrame(inline) if inline is not None
+                            else read_labels(self.path / self.manifest["rows"]["file"]))
+        return self._labels.copy(deep=False)  # copy-on-write: a caller's edit never reaches the store
 
     @property
     def failures(self) -> list[dict[str, str]]:
@@ -107,7 +188,27 @@ class Store:
         return {b.name: self.descriptors(b.index) for b in self.blocks}
 
     def verify(self, full: bool = True) -> str | None:
-        """None if intact, else what is wrong (shape/dtype always; checksums when full)."""
+        """None if intact, else what is wrong (shape/dtype and the rows table always; checksums when full).
+
+        Checksums come from the hash cache (`analysis.data.hash_cache`): a file whose size, mtime and
+        ctime are unchanged since it last matched is not read again, so opening a 20 GB entry does not
+        read 20 GB; any write to a file changes its stat and makes it checked in full."""
+        problem = self._verify_shapes() or self._verify_rows()
+        if problem or not full:
+            return problem
+        checked = [(info["file"], info["sha256"]) for info in self.manifest["arrays"]]
+        if "rows" in self.manifest:
+            checked.append((self.manifest["rows"]["file"], self.manifest["rows"]["sha256"]))
+        try:
+            digests = file_hashes([str(self.path / f) for f, _ in checked], self.path).digests
+        except OSError as exc:
+            return f"{Path(exc.filename or '?').name} is unreadable ({exc.strerror})"
+        for (name, want), got in zip(checked, digests):
+            if got != want:
+                return f"{name} does not match its checksum (file changed or corrupted)"
+        return None
+
+    def _verify_shapes(self) -> str | None:
         for b, info in zip(self.manifest["blocks"], self.manifest["arrays"]):
             f = self.path / info["file"]
             if not f.is_file():
@@ -118,8 +219,19 @@ class Store:
                 return f"{f.name} is unreadable ({exc})"
             if arr.shape != (self.n, b["channels"]) or arr.dtype != np.float32:
                 return f"{f.name} has shape {arr.shape} {arr.dtype}, expected ({self.n}, {b['channels']}) float32"
-            if full and file_sha256(f) != info["sha256"]:
-                return f"{f.name} does not match its checksum (file changed or corrupted)"
+        return None
+
+    def _verify_rows(self) -> str | None:
+        info = self.manifest.get("rows")
+        if info is None:
+            return None if "paths" in self.manifest else "the manifest lists neither paths nor rows.parquet"
+        f = self.path / info["file"]
+        try:
+            rows = pq.read_metadata(f).num_rows
+        except (OSError, pa.ArrowException) as exc:
+            return f"{info['file']} is missing or unreadable ({exc})"
+        if rows != self.n:
+            return f"{info['file']} has {rows} rows, expected {self.n}"
         return None
 
 
@@ -128,7 +240,7 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
         m = json.loads((path / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
-    return m if m.get("manifest_version") == MANIFEST_VERSION else None
+    return m if m.get("manifest_version") in READABLE_VERSIONS else None
 
 
 def open_entry(path: Path, verify: bool = True) -> tuple[Store | None, str | None]:
@@ -186,6 +298,7 @@ def clear_entries(name: str | None = None) -> list[str]:
             continue  # another session or command is computing it
         try:
             shutil.rmtree(d)
+            table_file(d).unlink(missing_ok=True)  # its checksums in the hash cache
         except OSError as exc:
             raise LayerScopeError(f"Cannot remove {d} ({exc.strerror}): the cache folder is read-only for this user.") from None
         removed.append(d.name)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.atomic import write_json_atomic
-from analysis.descriptors.store import MANIFEST_VERSION, Store, cache_key, file_sha256, open_entry
+from analysis.descriptors.store import MANIFEST_VERSION, Store, cache_key, file_sha256, open_entry, write_manifest
 from analysis.errors import LayerScopeError
 from analysis.paths import cache_root
 from analysis.progress import Progress, report
@@ -105,7 +104,7 @@ def synthetic_store(
         "failures": [],
         "provenance": {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.time() - t0, 1)},
     }
-    write_json_atomic(tmp / "manifest.json", manifest)
+    write_manifest(tmp, manifest)
     shutil.rmtree(final, ignore_errors=True)
     Path(tmp).rename(final)
     store, problem = open_entry(final, verify=False)

@@ -16,6 +16,14 @@ def test_cli_cka_within_one_model_writes_a_symmetric_table(capsys, tmp_path, sma
     assert np.allclose(np.diag(m), 1.0) and np.allclose(m, m.T)
 
 
+def test_cli_cka_verify_rereads_every_image(capsys, small_store):
+    """--verify on the model commands re-hashes every image instead of trusting the hash cache."""
+    assert main(["cka", "--data", DATA, "--verify"]) == 0
+    captured = capsys.readouterr()
+    assert "linear CKA" in captured.out
+    assert f"verify: {small_store.n} images re-read and re-hashed" in captured.err
+
+
 def test_cli_compare_two_models_and_cka_between_them(capsys, tmp_path, small_store):
     out = tmp_path / "cmp.csv"
     assert main(["compare", "--data", DATA, "--model", "efficientnet_lite0", "--model", "efficientnet_lite1",

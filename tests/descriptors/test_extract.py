@@ -116,7 +116,11 @@ def test_cache_list_and_clear(small_store):
 
 
 def test_manifest_is_json_and_has_no_pickle(small_store):
+    import pandas as pd
+
     m = json.loads((small_store.path / "manifest.json").read_text())
-    assert m["n"] == 40 and len(m["paths"]) == 40 and {"colour", "pattern"} <= set(m["labels"])
+    assert m["n"] == 40 and "paths" not in m and m["rows"]["file"] == "rows.parquet"
+    rows = pd.read_parquet(small_store.path / "rows.parquet")  # paths + labels: Parquet, not pickle
+    assert len(rows) == 40 and {"path", "label:colour", "label:pattern"} <= set(rows.columns)
     for b in range(1, len(small_store.blocks) + 1):
         np.load(small_store.path / f"block_{b}.npy", allow_pickle=False)
