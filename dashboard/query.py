@@ -37,4 +37,5 @@ def param(name: str) -> str | None:
 def warn_ignored(problems: list[str]) -> None:
     """'Part of the link was ignored: …' with the problems (which quote URL values) as plain text."""
     if problems:
-        st.warning("Part of the link was ignored: " + "; ".join(plain(p, 2 * MAX_ECHO) for p in problems) + ".")
+        # Each problem quotes one URL value and says why (e.g. the data-root message): room for both.
+        st.warning("Part of the link was ignored: " + "; ".join(plain(p, 4 * MAX_ECHO) for p in problems) + ".")

@@ -152,15 +152,78 @@ def compute_store(model: Model, dataset: Dataset) -> Store:
     return store
 
 
+def _model_link(raw: str | None, names: list[str], problems: list[str]) -> None:
+    """?model=: a listed name sets the selectbox, another timm name the text field."""
+    current = (st.session_state.get("model_custom") or "").strip() or st.session_state.get("model", names[0])
+    if raw is None or raw == current:
+        return
+    import timm
+
+    name = raw.strip()
+    if name in names:
+        st.session_state["model"], st.session_state["model_custom"] = name, ""
+    elif len(name) <= 100 and timm.is_model(name):
+        st.session_state["model_custom"] = name
+    else:
+        problems.append(f"model '{raw}' is neither a built-in nor a timm model name")
+
+
+def _weights_link(raw: str | None, model: str, problems: list[str]) -> None:
+    """?weights=random | pretrained | a weights file under the data root (timm models only)."""
+    if raw is None:
+        return
+    if model in BUILTIN:
+        problems.append(f"weights '{raw}' not used: built-in models have their own offline weights")
+        return
+    sources = {v: k for k, v in WEIGHT_SOURCES.items()}
+    if raw in (RANDOM, "timm", "pretrained"):
+        st.session_state["weights_source"] = sources[RANDOM if raw == RANDOM else "timm"]
+        return
+    try:
+        path = require_within(raw, data_roots(), "weights file")
+        if not path.is_file():
+            raise LayerScopeError("no such file")
+    except (LayerScopeError, OSError) as exc:
+        problems.append(f"weights '{raw}' not used: {exc}")
+        return
+    st.session_state["weights_source"], st.session_state["weights"] = sources["file"], raw
+
+
+def _data_link(raw: str | None, problems: list[str]) -> None:
+    """?data=: one of DATASETS' specs, or any spec / folder / CSV the server may open."""
+    choice = st.session_state.get("dataset", next(iter(DATASETS)))
+    current = DATASETS.get(choice) or (st.session_state.get("data_path") or "").strip()
+    if raw is None or raw == current:
+        return
+    try:
+        get_dataset(raw)  # the data root and the caps, as for a typed path
+    except (ValueError, OSError) as exc:  # LayerScopeError is a ValueError
+        problems.append(f"data '{raw}' not opened: {exc}")
+        return
+    named = {v: k for k, v in DATASETS.items() if v}
+    st.session_state["dataset"] = named.get(raw, next(k for k, v in DATASETS.items() if not v))
+    if raw not in named:
+        st.session_state["data_path"] = raw
+
+
 def sidebar() -> Selection:
-    """Model, dataset and label column controls; the choice lives in st.session_state."""
+    """Model, dataset and label column controls; the choice lives in st.session_state and in the
+    address (?model=&weights=&data=&label=), so a copied address reopens the same selection."""
+    from dashboard.page_links import SIDEBAR, begin_run, link_values, write_url
+    from dashboard.query import warn_ignored
+
     sb = st.sidebar
     names = list(BUILTIN) + SUGGESTED
+    begin_run()
+    link, problems = link_values(SIDEBAR), []
+    _model_link(link.get("model"), names, problems)
+    _data_link(link.get("data"), problems)
     model = sb.selectbox("Model", names, key="model", help="Built-in models work offline; timm models need "
                          "network or a local weights file.")
     custom = sb.text_input("…or any timm model name", key="model_custom", placeholder="e.g. resnet18")
     model = custom.strip() or model
     weights = None
+    _weights_link(link.get("weights"), model, problems)
     if model not in BUILTIN:
         if "weights_source" not in st.session_state and (st.session_state.get("weights") or "").strip():
             # A weights path already given (e.g. by a link or a test) means "local file".
@@ -184,9 +247,16 @@ def sidebar() -> Selection:
         with guard():
             ds = get_dataset(data)
         cols = ds.label_columns
+        if link.get("label") in cols:
+            st.session_state["label"] = link["label"]
+        elif "label" in link:
+            problems.append(f"label column '{link['label']}' is not in this dataset ({', '.join(cols)})")
         if st.session_state.get("label") not in cols:
             st.session_state.pop("label", None)
         column = sb.selectbox("Label column", cols, key="label")
+    warn_ignored(problems)  # plain text: the values came from whoever wrote the link
+    # Written on every run (an invalid value from a link is replaced by what is shown).
+    write_url({"model": model, "weights": "" if model in BUILTIN else weights, "data": data, "label": column})
     return Selection(model, weights, data, column)
 
 

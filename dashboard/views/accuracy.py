@@ -11,6 +11,7 @@ from analysis.descriptors.results_cache import cached_json
 from analysis.probes.classifiers import knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv
 from analysis.probes.folds import plan_folds
 from analysis.probes.reduction import default_dims
+from dashboard.page_links import block_param, choice, flag, integer, numbers, url_state
 from dashboard.state import guard, page_seed, require_store
 from dashboard.widgets import (
     CAMERA,
@@ -21,16 +22,20 @@ from dashboard.widgets import (
     progress_bar,
 )
 
+METRICS = ["euclidean", "cosine"]
+
 st.header("Accuracy explorer")
 sel, model, ds, store = require_store()
 label = sel.label
 st.caption(f"How well does each block's descriptor predict **{label}**? Stratified K-fold cross-validation: every "
            "image is predicted once by a probe that never saw it. Nothing is trained except the optional linear probe.")
 
+url_state({"folds": integer("acc_folds", 2, 10), "ks": numbers("acc_ks"), "metric": choice("acc_metric", METRICS),
+           "linear": flag("acc_linear"), "block": block_param("acc_block", store)})
 c1, c2, c3, c4 = st.columns([1, 2, 2, 2])
 folds = c1.number_input("Folds", 2, 10, 5, key="acc_folds")
 ks_text = c2.text_input("k values (kNN)", "1, 2, 4, 8, 16", key="acc_ks", help="comma-separated, e.g. 1, 4, 16")
-metric = c3.radio("Distance", ["euclidean", "cosine"], horizontal=True, key="acc_metric")
+metric = c3.radio("Distance", METRICS, horizontal=True, key="acc_metric")
 linear = c4.checkbox("Linear probe too (slower)", False, key="acc_linear",
                      help="StandardScaler + logistic regression fitted on each training fold")
 seed = page_seed()
@@ -129,6 +134,7 @@ c1, c2 = st.columns(2)
 with c1:
     block = block_select(store, "Block", "acc_block", default=int(best_row) + 1)
 methods = ["prototype"] + [f"kNN k={k}" for k in ks] + (["linear probe"] if linear else [])
+url_state({"probe": choice("acc_method", methods)})
 method = c2.selectbox("Probe", methods, index=methods.index(wide.columns[best_col]), key="acc_method")
 with guard():
     d = block_detail(store.key, label, block, int(folds), tuple(ks), metric, method, seed, store)

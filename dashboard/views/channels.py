@@ -13,6 +13,7 @@ from analysis.errors import LayerScopeError
 from analysis.inspect.masks import top_channels
 from dashboard import links
 from dashboard.channel_tabs import Inspected, am_tab, cam_tab, mask_tab
+from dashboard.page_links import link_values, write_url
 from dashboard.query import warn_ignored
 from dashboard.safe_io import read_upload
 from dashboard.state import guard, require_store
@@ -25,11 +26,10 @@ st.header("Channel explorer")
 sel, model, ds, store = require_store()
 n_blocks = len(model.blocks)
 
-# A link such as /channels?image=12&block=3&channel=5&view=masks opens that view (applied once
-# per distinct URL, so the controls stay free afterwards).
-url_now = {k: st.query_params.get(k) for k in ("image", "block", "channel", "view")}
-if any(url_now.values()) and url_now != st.session_state.get("_ch_url"):
-    st.session_state["_ch_url"] = url_now
+# A link such as /channels?image=12&block=3&channel=5&view=masks opens that view (applied once:
+# page_links.link_values gives only the values this app did not write, so the controls stay free).
+url_now = link_values(("image", "block", "channel", "view"))
+if url_now:
     link = links.parse_explorer_link(url_now, store.n, [b.channels for b in model.blocks], VIEWS)
     if link.problems:
         warn_ignored(link.problems)  # URL values echoed as plain text, never markdown
@@ -120,6 +120,8 @@ with c4:
                                   help=f"0..{blk.channels - 1}; the masks and activation maximisation tabs show it."))
 for _k, _v in (("ch_block", block), ("ch_channel", channel)):
     st.session_state[f"_kept_{_k}"] = _v
+write_url({"image": str(index) if source == "dataset" else "", "block": str(block), "channel": str(channel),
+           "view": {v: k for k, v in VIEWS.items()}.get(st.session_state.get("ch_view"), "")})
 st.page_link("views/unit_card.py", label=f"Unit card of block {block} · channel {channel} →", icon="🃏",
              query_params=links.unit_query(block, channel, sel.label))
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analysis.models.model import BUILTIN
 from analysis.probes.cka import store_cka
-from dashboard.page_links import apply_url_once, read_choice, write_url
+from dashboard.page_links import choice, url_state
 from dashboard.state import compute_store, get_model, get_store, guard, require_store
 from dashboard.widgets import CAMERA, download_csv
 
@@ -20,14 +20,11 @@ st.caption(f"Linear CKA (Kornblith et al. 2019) between the pooled descriptors o
            "and a scale, 0 = unrelated. Exact, in float64. It compares representations; it does not use labels.")
 
 others = [NONE] + [n for n in BUILTIN if n != sel.model]
-problems: list[str] = []
-url = {"vs": st.query_params.get("vs")}
-apply_url_once("cka", {"cka_vs": read_choice(url, "vs", others[1:], problems)}, problems)
+url_state({"vs": choice("cka_vs", others, show=lambda o: "" if o == NONE else o)})
 st.session_state.setdefault("cka_vs", others[1] if len(others) > 1 else NONE)
 if st.session_state["cka_vs"] not in others:  # the sidebar model changed to the one chosen here
     st.session_state["cka_vs"] = NONE
 vs = st.selectbox("Compare with", others, key="cka_vs", help="another built-in model on the same images")
-write_url({"vs": "" if vs == NONE else vs})
 
 
 @st.cache_data(show_spinner="Computing CKA…", max_entries=16)

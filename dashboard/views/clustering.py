@@ -9,6 +9,7 @@ import streamlit as st
 from analysis.layouts.palette import css_map
 from analysis.probes.chance import all_noise
 from analysis.probes.report_store import cached_clustering, cluster_space
+from dashboard.page_links import block_param, choice, integer, url_state
 from dashboard.safe_io import show_images
 from dashboard.state import guard, page_seed, require_store
 from dashboard.widgets import CAMERA, block_select, download_csv, progress_bar
@@ -19,6 +20,9 @@ label = sel.label
 st.caption(f"Without using the labels: reduce each block's descriptors, let HDBSCAN find clusters, then score how well "
            f"the clusters match **{label}** (ARI / AMI: 0 = chance, 1 = the clusters are the classes).")
 
+url_state({"reducer": choice("clu_reducer", ["umap", "pca"]), "dims": integer("clu_dims", 2, 64),
+           "neighbors": integer("clu_neighbors", 2, 200), "mcs": integer("clu_mcs", 0, 10_000),
+           "block": block_param("clu_block", store), "colour": choice("clu_colour_by", [label, "cluster"])})
 c1, c2, c3, c4 = st.columns(4)
 reducer = c1.radio("Reduce with", ["umap", "pca"], horizontal=True, key="clu_reducer",
                    help="UMAP (min_dist 0) keeps clusters tight; PCA is linear and fast")

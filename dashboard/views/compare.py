@@ -8,7 +8,7 @@ import streamlit as st
 from analysis.models.model import BUILTIN
 from analysis.probes.compare import compare_models
 from analysis.probes.report_store import LABELS
-from dashboard.page_links import apply_url_once, read_choice, read_list, write_url
+from dashboard.page_links import choice, items, url_state
 from dashboard.state import compute_store, current, get_model, get_store, guard
 from dashboard.widgets import CAMERA, download_csv, progress_bar
 
@@ -22,11 +22,8 @@ st.caption(f"{ds.name} · {len(ds)} images. Every model's block report on the sa
 
 choices = list(dict.fromkeys([sel.model, *BUILTIN]))
 columns = list(ds.label_columns)
-problems: list[str] = []
-url = {k: st.query_params.get(k) for k in ("models", "labels", "score")}
-apply_url_once("compare", {"cmp_models": read_list(url, "models", choices, problems),
-                           "cmp_labels": read_list(url, "labels", columns, problems),
-                           "cmp_primary": read_choice(url, "score", PRIMARY, problems)}, problems)
+url_state({"models": items("cmp_models", choices), "labels": items("cmp_labels", columns),
+           "score": choice("cmp_primary", PRIMARY)})
 st.session_state.setdefault("cmp_models", choices[:2])
 st.session_state.setdefault("cmp_labels", [sel.label] if sel.label in columns else columns[:1])
 st.session_state.setdefault("cmp_primary", "knn")
@@ -38,7 +35,6 @@ c1, c2, c3 = st.columns([3, 3, 2])
 names = c1.multiselect("Models (the sidebar model and the offline built-ins)", choices, key="cmp_models")
 labels = c2.multiselect("Label columns", columns, key="cmp_labels")
 primary = c3.selectbox("Best by", PRIMARY, format_func=LABELS.get, key="cmp_primary")
-write_url({"models": ",".join(names), "labels": ",".join(labels), "score": primary})
 
 if len(names) < 2 or not labels:
     st.info("Pick at least two models and one label column.")

@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from dashboard.page_links import integer, url_state
 from dashboard.safe_io import show_images
 from dashboard.state import compute_store, current, get_store, guard, status_text, store_problem
 
@@ -61,6 +62,7 @@ else:
 
 if sel.label:
     st.subheader(f"Thumbnails per class ({sel.label})")
+    url_state({"per_class": integer("thumbs_per_class", 2, 16)})
     per_class = st.slider("Images per class", 2, 16, 8, key="thumbs_per_class")
     labels = ds.labels[sel.label]
     for cls in sorted(labels.unique())[:40]:

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from analysis.probes.distances import distance_distributions
 from analysis.probes.reduction import default_dims
 from analysis.probes.report_store import reduced_space
+from dashboard.page_links import block_param, choice, integer, items, url_state
 from dashboard.state import guard, page_seed, require_store
 from dashboard.widgets import CAMERA, block_select, download_csv, progress_bar
 
@@ -20,6 +21,8 @@ st.caption(f"For each class of **{label}**: distances between two images of the 
            "image of the class and one of another class (negative pairs). The less the two histograms overlap, the "
            "better distances in that space separate the classes.")
 
+url_state({"block": block_param("dist_block", store), "metric": choice("dist_metric", ["euclidean", "cosine"]),
+           "pairs": integer("dist_pairs", 100, 20_000)})
 c1, c2, c3 = st.columns(3)
 with c1:
     block = block_select(store, "Block", "dist_block")
@@ -27,6 +30,7 @@ metric = c2.radio("Distance", ["euclidean", "cosine"], horizontal=True, key="dis
 per_class = c3.number_input("Pairs per class (each kind)", 100, 20_000, 3000, step=500, key="dist_pairs")
 channels = store.blocks[block - 1].channels
 options = default_dims(channels, 1024, n_images=store.n)
+url_state({"dims": items("dist_dims", options)})
 dims = st.multiselect("UMAP spaces (dimensions)", options, default=[d for d in (2, 8, 32) if d in options],
                       key="dist_dims", help="each is one UMAP fit of this block (kept on disk)")
 seed = page_seed()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis.probes.label_noise import RANKINGS, flag_images
-from dashboard.page_links import apply_url_once, read_choice, read_int, write_url
+from dashboard.page_links import choice, integer, url_state
 from dashboard.state import guard, require_store
 from dashboard.widgets import download_csv, thumb_row
 
@@ -21,15 +21,9 @@ st.caption(f"At one block, for `{label}`: **mistakenness** = share of an image's
            "outlier score. Most suspicious first, each with its neighbours.")
 
 n_blocks = len(store.blocks)
-problems: list[str] = []
-url = {k: st.query_params.get(k) for k in ("block", "k", "metric", "by", "top")}
-apply_url_once("flags", {
-    "flg_block": read_int(url, "block", 1, n_blocks, problems),
-    "flg_k": read_int(url, "k", 1, min(50, store.n - 1), problems),
-    "flg_metric": read_choice(url, "metric", METRICS, problems),
-    "flg_by": read_choice(url, "by", list(RANKINGS), problems),
-    "flg_top": read_int(url, "top", 1, 50, problems),
-}, problems)
+url_state({"block": integer("flg_block", 1, n_blocks), "k": integer("flg_k", 1, min(50, store.n - 1)),
+           "metric": choice("flg_metric", METRICS), "by": choice("flg_by", list(RANKINGS)),
+           "top": integer("flg_top", 1, 50)})
 st.session_state.setdefault("flg_block", n_blocks)
 st.session_state.setdefault("flg_k", min(10, store.n - 1))
 st.session_state.setdefault("flg_metric", "cosine")
@@ -46,7 +40,6 @@ k = int(c2.number_input("k", 1, min(50, store.n - 1), key="flg_k"))
 metric = c3.radio("Distance", METRICS, horizontal=True, key="flg_metric")
 by = c4.selectbox("Rank by", list(RANKINGS), format_func=BY.get, key="flg_by")
 top = int(c5.number_input("Show", 1, 50, key="flg_top"))
-write_url({"block": str(block), "k": str(k), "metric": metric, "by": by, "top": str(top)})
 
 
 @st.cache_data(show_spinner="Scoring every image…", max_entries=16)

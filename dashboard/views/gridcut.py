@@ -19,6 +19,7 @@ from analysis.layouts.palette import colour_map, rgb_css
 from analysis.layouts.thumbgrid import render_grid
 from analysis.pictures import legend_strip, png_bytes, stack_with_legend
 from dashboard import layouts_shared as L
+from dashboard.page_links import choice, flag, layout_url_state, url_state
 from dashboard.state import guard, require_store
 
 PAGE = "gridcut"
@@ -65,6 +66,9 @@ def composite(layout_key: tuple, layout: GridLayout, colour: str, values: np.nda
     return out
 
 
+layout_url_state(PAGE, store, sel.label, allow_clusters=False)
+url_state({"mode": choice(f"{PAGE}_mode", list(MODES), show=MODES.get), "compare": flag(f"{PAGE}_compare"),
+           "grouped": flag(f"{PAGE}_grouped"), "cell": choice(f"{PAGE}_cell", [16, 24, 32, 48, 64])})
 with guard():
     top = st.columns([3, 2])
     with top[0]:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analysis.descriptors.results_cache import cached_json
 from analysis.probes.heads import HeadSettings, heads_table
-from dashboard.page_links import apply_url_once, read_int, write_url
+from dashboard.page_links import integer, url_state
 from dashboard.state import guard, require_store
 from dashboard.widgets import CAMERA, download_csv, progress_bar
 
@@ -22,12 +22,9 @@ st.caption(f"For `{label}`, on the same 5 cross-validation folds: training-free 
            "heads trained on each training fold of the frozen descriptors — a linear probe, a one-hidden-layer MLP, "
            "and a linear projection trained with triplet loss (semi-hard mining) then scored by kNN and silhouette. "
            "Torch on the CPU; seconds to a minute per block.")
-problems: list[str] = []
-apply_url_once("heads", {"hd_epochs": read_int({"epochs": st.query_params.get("epochs")}, "epochs", 5, 300, problems)},
-               problems)
+url_state({"epochs": integer("hd_epochs", 5, 300)})
 st.session_state.setdefault("hd_epochs", 60)
 epochs = int(st.number_input("Training epochs per fold", 5, 300, step=5, key="hd_epochs"))
-write_url({"epochs": str(epochs)})
 
 
 def compute(progress) -> dict:

@@ -9,6 +9,7 @@ import streamlit as st
 from analysis.descriptors.index import EXACT_MAX, KINDS, store_index
 from analysis.descriptors.synthetic import synthetic_entry, synthetic_store
 from analysis.probes.memory import add_class, head_prototypes, memory_experiment, split_memory
+from dashboard.page_links import block_param, choice, integer, number, numbers, url_state
 from dashboard.state import guard, require_store
 from dashboard.widgets import block_select, download_csv, parse_ints, progress_bar
 
@@ -19,6 +20,9 @@ st.caption("The memory is the training split's descriptors at one block with the
            "neighbours come from a faiss IVF-PQ index with exact re-ranking (built once, kept in the cache).")
 
 SYNTHETIC = "synthetic clustered descriptors (ImageNet scale)"
+SHORT = {"the selected dataset": "dataset", SYNTHETIC: "synthetic"}  # ?source= names
+url_state({"source": choice("mem_source", list(SHORT), show=SHORT.get),
+           "rows": choice("mem_syn_n", [20_000, 200_000, 1_000_000]), "channels": choice("mem_syn_d", [512, 256])})
 source = st.radio("Memory of", ["the selected dataset", SYNTHETIC], horizontal=True, key="mem_source")
 model = None
 if source == SYNTHETIC:
@@ -37,6 +41,9 @@ else:
     sel, model, ds, store = require_store()
     label = sel.label
 
+url_state({"block": block_param("mem_block", store), "metric": choice("mem_metric", ["cosine", "euclidean"]),
+           "votes": choice("mem_votes", ["distance", "uniform"]), "search": choice("mem_kind", KINDS),
+           "ks": numbers("mem_ks"), "test": number("mem_test", 0.1, 0.5), "max": integer("mem_maxq", 100, 50_000)})
 c1, c2, c3, c4 = st.columns(4)
 with c1:
     block = block_select(store, "Block", "mem_block", default=len(store.blocks))
@@ -92,6 +99,8 @@ st.caption("One class is taken out of the memory, then a few of its memory image
            "classes' held-out accuracy is measured before and after: nothing is retrained, so an old image can "
            "only change its answer by now being nearer to the new class.")
 classes = sorted(set(y))
+url_state({"add": choice(f"mem_new_{label}", classes), "shots": integer("mem_shots", 1, 100),
+           "add_k": integer("mem_add_k", 1, 50)})
 a1, a2, a3 = st.columns(3)
 new = a1.selectbox("Class to add", classes, key=f"mem_new_{label}")
 shots = a2.number_input("Images added", 1, 100, 5, key="mem_shots")

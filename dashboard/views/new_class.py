@@ -12,6 +12,7 @@ from analysis.probes.report_store import report_on_disk
 from analysis.probes.retrieval import few_shot_classify
 from analysis.tour import report_settings
 from dashboard import layouts_shared as L
+from dashboard.page_links import block_param, choice, integer, url_state
 from dashboard.safe_io import read_upload, show_images, tile
 from dashboard.state import guard, require_store
 from dashboard.widgets import best_prototype_block, block_select, download_csv, upload_digest
@@ -28,6 +29,9 @@ st.caption("The memory is every dataset image's descriptor at the chosen block w
 
 y_all = store.labels[label].astype(str).to_numpy()
 classes = sorted(set(y_all))
+NONE = "(none: a class the dataset does not have)"
+url_state({"block": block_param(f"new_block_{label}", store), "metric": choice("new_metric", ["euclidean", "cosine"]),
+           "k": integer("new_k", 1, 50), "class": choice(f"new_held_{label}", [NONE] + classes)})
 c1, c2, c3 = st.columns(3)
 recommended = report_on_disk(store, label, **report_settings(store.n))
 with c1:
@@ -41,7 +45,6 @@ with c1:
 metric = c2.radio("Distance", ["euclidean", "cosine"], horizontal=True, key="new_metric")
 k = c3.number_input("k (neighbours)", 1, 50, 5, key="new_k")
 
-NONE = "(none: a class the dataset does not have)"
 held = st.selectbox("Pretend this class is new (leave it out of the memory)", [NONE] + classes, index=1,
                     key=f"new_held_{label}", help="a demo without new photos: its images become the examples "
                     "and the test images, and the memory forgets it")

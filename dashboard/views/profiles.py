@@ -9,6 +9,7 @@ import streamlit as st
 from analysis.layouts.palette import css_map
 from analysis.probes.profiles import class_profiles
 from dashboard.links import unit_query
+from dashboard.page_links import block_param, choice, integer, items, number, url_state
 from dashboard.state import guard, require_store
 from dashboard.widgets import CAMERA, block_select, download_csv
 
@@ -19,10 +20,13 @@ st.caption(f"The mean descriptor (pooled activation per channel) of each class o
            "each class's most distinctive channels; click one to open its unit card. Channels high for every "
            "class (background, fabric, lighting) are flagged as shared.")
 
+classes_all = sorted(store.labels[label].astype(str).unique())
+url_state({"block": block_param("prof_block", store), "classes": items(f"prof_classes_{label}", classes_all),
+           "by": choice("prof_by", ["contrast", "mean"]), "top": integer("prof_top", 1, 50),
+           "shared": number("prof_quantile", 0.5, 0.99)})
 c1, c2, c3, c4 = st.columns(4)
 with c1:
     block = block_select(store, "Block", "prof_block")
-classes_all = sorted(store.labels[label].astype(str).unique())
 shown = c2.multiselect("Classes shown", classes_all, default=classes_all[:10], key=f"prof_classes_{label}")
 by = c3.radio("Top channels by", ["contrast", "mean"], horizontal=True, key="prof_by",
               help="contrast = class mean − mean of the other classes' means (distinctive); mean = raw mean")

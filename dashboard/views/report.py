@@ -9,6 +9,7 @@ import streamlit as st
 from analysis.probes.logme import rank_agreement
 from analysis.probes.report import SCORES, chance_notes
 from analysis.probes.report_store import LABELS, best_mask, cached_block_report, long_table, summary_table
+from dashboard.page_links import choice, flag, integer, items, numbers, url_state
 from dashboard.state import guard, require_store
 from dashboard.widgets import CAMERA, download_csv, fold_note, highlight, parse_ints, progress_bar
 
@@ -20,6 +21,10 @@ st.caption(f"{model.name} · {ds.name} · {store.n} images · {len(store.blocks)
            "shows nothing and is never marked best).")
 
 columns = list(store.labels.columns)
+url_state({"labels": items("rep_labels", columns), "folds": integer("rep_folds", 2, 10), "ks": numbers("rep_ks"),
+           "queries": integer("rep_queries", 10, 5000), "boot": integer("rep_boot", 50, 5000),
+           "clustering": flag("rep_clustering"), "linear": flag("rep_linear"),
+           "score": choice("rep_primary", list(SCORES)), "seed": integer("rep_seed", 0, 10_000)})
 with st.expander("Report settings", expanded=False):
     chosen = st.multiselect("Label columns", columns, default=columns, key="rep_labels")
     c1, c2, c3, c4 = st.columns(4)

@@ -10,6 +10,7 @@ from analysis.data.images import image_from_bytes
 from analysis.descriptors.embed import embed_image
 from analysis.probes.neighbours import nearest
 from analysis.probes.retrieval import combined_precision_table, combined_ranking, precision_table
+from dashboard.page_links import block_param, choice, integer, number, url_state
 from dashboard.safe_io import read_upload, tile
 from dashboard.state import guard, page_seed, require_store
 from dashboard.widgets import (
@@ -28,6 +29,10 @@ columns = list(store.labels.columns)
 labels = store.labels.astype(str)
 seed = page_seed()
 
+url_state({"k": integer("ret_k", 1, 100), "queries": integer("ret_queries", 10, 10_000),
+           "metric": choice("ret_metric", ["euclidean", "cosine"]), "block": block_param("ret_block", store),
+           "a": choice("ret_col_a", columns), "b": choice("ret_col_b", columns), "w": number("ret_weight", 0.0, 1.0),
+           "show": integer("ret_show", 4, 16), "query": integer("ret_query", 0, store.n - 1)})
 c1, c2, c3 = st.columns(3)
 k = c1.number_input("k (images retrieved)", 1, 100, 10, key="ret_k")
 n_queries = c2.number_input("Random queries", 10, 10_000, 500, step=50, key="ret_queries")
@@ -74,9 +79,11 @@ other = [c for c in columns if c != label]
 other.sort(key=lambda c: c.lower() not in ("pattern", "texture"))  # the built-in data's second column first
 c1, c2, c3, c4, c5 = st.columns(5)
 col_a = c1.selectbox("Column A", columns, index=columns.index(label), key="ret_col_a")
+url_state({"block_a": block_param(f"ret_block_a_{col_a}", store)})  # its key depends on the column
 with c2:
     block_a = block_select(store, "Block A", f"ret_block_a_{col_a}", default=best_block[col_a])
 col_b = c3.selectbox("Column B", columns, index=columns.index(other[0] if other else label), key="ret_col_b")
+url_state({"block_b": block_param(f"ret_block_b_{col_b}", store)})
 with c4:
     block_b = block_select(store, "Block B", f"ret_block_b_{col_b}", default=best_block[col_b])
 weight = c5.slider("Weight w of A", 0.0, 1.0, 0.5, 0.05, key="ret_weight")

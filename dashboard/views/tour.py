@@ -27,6 +27,7 @@ from analysis.tour import (
 )
 from analysis.warm import TOUR_AM_STEPS as AM_STEPS  # the unit card preview's: one cached image
 from dashboard.links import unit_query
+from dashboard.page_links import integer, url_state
 from dashboard.safe_io import show_images
 from dashboard.state import compute_store, get_dataset, get_model, get_store, guard
 
@@ -50,6 +51,7 @@ if store is None:
         st.rerun()
     st.stop()
 
+url_state({"step": integer("tour_step", 1, len(STEPS), shift=-1)})  # ?step=1..5
 step = int(st.session_state.setdefault("tour_step", 0))
 step = min(max(step, 0), len(STEPS) - 1)
 

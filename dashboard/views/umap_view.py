@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from analysis.layouts.palette import colour_map, rgb_css
 from dashboard import layouts_shared as L
+from dashboard.page_links import layout_url_state
 from dashboard.state import guard, require_store
 
 PAGE = "umap"
@@ -22,6 +23,7 @@ st.caption("Each point is one image, placed by a 2-D UMAP of the block's pooled 
            "aligned (each map starts from the previous block's map, then is rotated onto it), so switching "
            "block does not flip or spin the picture. Hover for labels; click, box or lasso to select.")
 
+layout_url_state(PAGE, store, sel.label, allow_clusters=True)
 with guard():
     top = st.columns([3, 2])
     with top[0]:

@@ -2,6 +2,8 @@
 colour / class selectivity, activation histogram, activation-maximisation image and a permalink."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -21,6 +23,7 @@ from dashboard.channel_shared import (
     png_button,
     preview_steps,
 )
+from dashboard.page_links import link_values, sidebar_query, write_url
 from dashboard.query import warn_ignored
 from dashboard.state import guard, require_store
 
@@ -30,9 +33,9 @@ n_blocks = len(model.blocks)
 columns = list(store.labels.columns)
 KEYS = {"block": "uc_block", "channel": "uc_channel", "label": "uc_label"}
 
-# --- Permalink in: apply the URL's block / channel / label when the URL changed since we wrote it.
-url_now = {k: st.query_params.get(k) for k in KEYS}
-if any(url_now.values()) and url_now != st.session_state.get("_uc_url"):
+# --- Permalink in: apply a link's block / channel / label (only values this app did not write itself).
+url_now = link_values(KEYS)
+if url_now:
     link = links.parse_unit_link(url_now, [b.channels for b in model.blocks], columns)
     if link.problems:
         warn_ignored(link.problems)  # URL values echoed as plain text, never markdown
@@ -69,13 +72,10 @@ nf_mode = st.session_state.get("uc_nf", "image")  # its radio sits under the neu
 
 # --- Permalink out: the URL always holds the card on screen.
 query = links.unit_query(block, channel, label)
-for key, value in query.items():
-    if st.query_params.get(key) != value:
-        st.query_params[key] = value
-st.session_state["_uc_url"] = {k: query.get(k) for k in KEYS}
+write_url(query)
 base = (st.context.url or "").split("?")[0] or "/unit_card"
-st.markdown("**Permalink** — reopens this card (for the model and dataset chosen in the sidebar):")
-st.code(f"{base}?" + "&".join(f"{k}={v}" for k, v in query.items()), language=None)
+st.markdown("**Permalink** — reopens this card, with this model and dataset:")
+st.code(f"{base}?" + urlencode({**query, **sidebar_query()}, safe=":,"), language=None)
 
 with guard():
     ref = mask_reference(model, store, block)
