@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--kind", choices=["ivfpq", "hnsw"], default="ivfpq")
     ap.add_argument("--nprobe", type=int, default=None)
     ap.add_argument("--rerank", type=int, default=None)
+    ap.add_argument("--nlist", type=int, default=None, help="IVF cells (default: the library's choice)")
     args = ap.parse_args()
     n, d, k = args.n, args.d, 10
     print(f"threads: faiss {faiss.omp_get_max_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
@@ -50,7 +51,8 @@ def main() -> None:
     Q, _ = clustered_descriptors(args.queries, d, offset=10**9)  # fresh rows of the same classes
     print(f"generated {n:,} × {d} float32 ({X.nbytes / 2**30:.2f} GiB) + {len(Q)} queries in {time.perf_counter() - t:.1f} s")
 
-    params = {k_: v for k_, v in (("nprobe", args.nprobe), ("rerank", args.rerank)) if v is not None}
+    params = {k_: v for k_, v in (("nprobe", args.nprobe), ("rerank", args.rerank),
+                                                  ("nlist", args.nlist)) if v is not None}
     vi = build_index(X, "euclidean", args.kind, params=params, random_state=0,
                      progress=lambda d, n, note="": print(f"  build: {note}", flush=True) if d in (0, n) else None)
     bpv = vi.index_bytes / n
