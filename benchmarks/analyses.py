@@ -2,9 +2,12 @@
 
     python benchmarks/analyses.py            # 10 000 × 2048, 10 classes (a few minutes on 2 cores)
     python benchmarks/analyses.py --quick    # 2 000 × 512
+    python benchmarks/analyses.py --knn-only # only the kNN comparison (ours / exact path / sklearn)
 
 Prints: our 5-fold kNN (k in 1,2,4,8,16; euclidean + cosine) vs sklearn KNeighborsClassifier
-(brute) on the same folds, with agreement; prototype CV; one UMAP fit; HDBSCAN; then, on fewer
+(brute) on the same folds, with agreement — timed interleaved per fold (ours, the exact per-metric
+float64 path it replaced, sklearn's 10 fits), medians and ratios, last kNN line
+`knn_cv: n=… d=… ours_s=… sklearn_s=… ratio=…x median_fold_ratio=…x identical=…/…`; prototype CV; one UMAP fit; HDBSCAN; then, on fewer
 images: linear probe, kNN in UMAP spaces, the whole block report on 5 blocks (64 … 2048 channels).
 """
 from __future__ import annotations
@@ -17,8 +20,9 @@ import numpy as np
 from sklearn.cluster import HDBSCAN
 from sklearn.neighbors import KNeighborsClassifier
 
-from analysis.probes.classifiers import KS, knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv
+from analysis.probes.classifiers import KS, _knn_fold, knn_cv, linear_probe_cv, prototype_cv, umap_knn_cv
 from analysis.probes.folds import plan_folds
+from analysis.probes.neighbours import knn_neighbour_sets, rank_classes, vote_counts
 from analysis.probes.reduction import reduce
 from analysis.probes.report import block_report
 
@@ -45,9 +49,38 @@ def timed(fn):
     return out, time.perf_counter() - t
 
 
+def exact_fold(Xtr, ctr, Xte, n_classes):
+    """The exact path before knn_sets: one float64 (euclidean) and one cosine product per fold."""
+    out = {}
+    for metric in ("euclidean", "cosine"):
+        for _, sets in knn_neighbour_sets(Xte, Xtr, KS, metric):
+            for k, idx in sets.items():
+                out[(metric, k)] = rank_classes(vote_counts(ctr[idx], n_classes))[:, 0]
+    return out
+
+
+def knn_interleaved(X, y, plan, res):
+    """Per fold, A B C: our fold (knn_sets), the exact per-metric path, sklearn's 10 fits; the
+    mismatches of our knn_cv predictions against sklearn's."""
+    ours_fold = _knn_fold(list(KS), ["euclidean", "cosine"])
+    mismatches, times = 0, []
+    for f, (tr, te) in enumerate(plan.splits):
+        Xtr, Xte, ctr = X[tr], X[te], plan.codes[tr]
+        _, t_a = timed(lambda: ours_fold(Xtr, ctr, Xte, plan.n_classes))
+        _, t_b = timed(lambda: exact_fold(Xtr, ctr, Xte, plan.n_classes))
+        t0 = time.perf_counter()
+        for (metric, k), r in res.results.items():
+            pred = KNeighborsClassifier(n_neighbors=k, algorithm="brute", metric=metric).fit(Xtr, y[tr]).predict(Xte)
+            mismatches += int((np.asarray(r.classes)[r.y_pred[r.fold == f]] != pred).sum())
+        times.append((t_a, t_b, time.perf_counter() - t0))
+        print(f"  fold {f + 1}: ours {t_a:5.1f} s, exact path {t_b:5.1f} s, sklearn {times[-1][2]:6.1f} s", flush=True)
+    return mismatches, times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="2 000 × 512 instead of 10 000 × 2048")
+    ap.add_argument("--knn-only", action="store_true", help="stop after the kNN comparison")
     args = ap.parse_args()
     n, d = (2000, 512) if args.quick else (10_000, 2048)
     n_report = 600 if args.quick else 2000
@@ -56,20 +89,19 @@ def main() -> None:
     print(f"data: {n} × {d} float32, 10 classes, 5 folds; threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
 
     res, t_ours = timed(lambda: knn_cv(X, y, KS, ("euclidean", "cosine"), plan=plan))
-    print(f"ours   kNN 5-fold, k={list(KS)}, euclidean+cosine: {t_ours:7.1f} s")
-
-    def sklearn_all():
-        mismatches = 0
-        for (metric, k), r in res.results.items():
-            for f, (tr, te) in enumerate(plan.splits):
-                pred = KNeighborsClassifier(n_neighbors=k, algorithm="brute", metric=metric).fit(X[tr], y[tr]).predict(X[te])
-                mismatches += int((np.asarray(r.classes)[r.y_pred[r.fold == f]] != pred).sum())
-        return mismatches
-
-    mism, t_sk = timed(sklearn_all)
+    print(f"ours   kNN 5-fold, k={list(KS)}, euclidean+cosine: {t_ours:7.1f} s (one run, for the predictions)")
+    mism, per_fold = knn_interleaved(X, y, plan, res)
     total = sum(len(r.y_pred) for r in res.results.values())
-    print(f"sklearn KNeighborsClassifier (brute), same 50 fits: {t_sk:7.1f} s   ratio sklearn/ours = {t_sk / t_ours:.1f}×")
+    ours, exact, sk = (np.array([f[i] for f in per_fold]) for i in range(3))
+    print(f"interleaved per fold (ours, exact path, sklearn's 10 fits; {len(per_fold)} folds): ours {ours.sum():.1f} s, "
+          f"exact per-metric float64 path {exact.sum():.1f} s, sklearn KNeighborsClassifier (brute) {sk.sum():.1f} s")
+    print(f"  ratio sklearn/ours: total {sk.sum() / ours.sum():.1f}×, per-fold median {np.median(sk / ours):.1f}× "
+          f"(range {np.min(sk / ours):.1f}-{np.max(sk / ours):.1f}); exact path/ours median {np.median(exact / ours):.1f}×")
     print(f"predictions identical: {total - mism}/{total} ({mism} differ)")
+    print(f"knn_cv: n={n} d={d} ours_s={ours.sum():.1f} sklearn_s={sk.sum():.1f} ratio={sk.sum() / ours.sum():.1f}x "
+          f"median_fold_ratio={np.median(sk / ours):.1f}x identical={total - mism}/{total}")
+    if args.knn_only:
+        return
     t = res.table
     for metric in ("euclidean", "cosine"):
         row = t[t.metric == metric].set_index("k")

@@ -34,7 +34,7 @@ from analysis.probes.folds import FoldPlan, resolve_plan
 from analysis.probes.neighbours import (
     METRICS,
     check_metric,
-    knn_neighbour_sets,
+    knn_sets,
     pairwise_distances,
     rank_classes,
     vote_counts,
@@ -192,18 +192,18 @@ def _knn_fold(ks: list[int], metrics: list[str]) -> FoldFn:
     """Fold function: neighbour sets for all k from one distance pass per metric, then votes."""
 
     def fold_fn(Xtr, ctr, Xte, n_classes):
-        out = {}
-        for metric in metrics:
-            ranked = {k: [] for k in ks}
-            for _, sets in knn_neighbour_sets(Xte, Xtr, ks, metric):
+        ranked = {(metric, k): [] for metric in metrics for k in ks}  # metric-major: ProbeSet.best's order
+        for _, by_metric in knn_sets(Xte, Xtr, ks, metrics):
+            for metric, sets in by_metric.items():
                 for k, idx in sets.items():
                     counts = vote_counts(ctr[idx], n_classes)
                     order = rank_classes(counts)[:, :TOP]
                     # Classes without a vote are not "ranked": mark them -1.
-                    ranked[k].append(np.where(np.take_along_axis(counts, order, axis=1) > 0, order, -1))
-            for k in ks:
-                r = np.concatenate(ranked[k])
-                out[(metric, k)] = (r[:, 0], r)
+                    ranked[(metric, k)].append(np.where(np.take_along_axis(counts, order, axis=1) > 0, order, -1))
+        out = {}
+        for key, parts in ranked.items():
+            r = np.concatenate(parts)
+            out[key] = (r[:, 0], r)
         return out
 
     return fold_fn

@@ -75,12 +75,16 @@ def distance_chunks(
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield (query slice, distance block) covering all query rows, memory-bounded."""
     mem = _Memory(M, metric)
-    # sklearn's pairwise_distances_chunked rule (utils._chunking.get_chunk_n_rows): as many
-    # rows of 8-byte distances as fit in working_memory MiB, at least one.
-    rows = max(1, min(int(get_config()["working_memory"] * 2**20 // (8 * mem.n)), len(Q)))
+    rows = _chunk_rows(mem.n, len(Q))
     for start in range(0, len(Q), rows):
         sl = slice(start, min(start + rows, len(Q)))
         yield sl, mem.distances(Q[sl], squared=squared)
+
+
+def _chunk_rows(n_memory: int, n_queries: int) -> int:
+    """sklearn's pairwise_distances_chunked rule (utils._chunking.get_chunk_n_rows): as many rows of
+    8-byte distances as fit in working_memory MiB, at least one."""
+    return max(1, min(int(get_config()["working_memory"] * 2**20 // (8 * n_memory)), n_queries))
 
 
 def pairwise_distances(Q: np.ndarray, M: np.ndarray, metric: str = "euclidean") -> np.ndarray:
@@ -234,24 +238,148 @@ def knn_neighbour_sets(
 
     Rows returned per k are unordered sets (voting does not depend on order).
     """
-    ks = sorted({int(k) for k in ks})
-    kmax = ks[-1]
-    if ks[0] < 1 or kmax > len(M):
-        raise LayerScopeError(f"k must be between 1 and the {len(M)} training images; got {ks}.")
+    ks = _check_ks(ks, len(M))
     for sl, D in distance_chunks(Q, M, metric, squared=True):
-        order = lex_topk(D, kmax + 1)
-        vals = np.take_along_axis(D, order, axis=1)
-        sets = {}
-        for k in ks:
-            chosen = order[:, :k].copy()
-            if k < vals.shape[1]:
-                for r in np.flatnonzero(vals[:, k - 1] == vals[:, k]):
-                    if metric == "euclidean":
-                        chosen[r] = _sklearn_heap_set(D[r], k)
-                    else:
-                        chosen[r] = np.argpartition(D[r], k - 1)[:k]
-            sets[k] = chosen
-        yield sl, sets
+        yield sl, _sets_from_distances(D, ks, metric)
+
+
+def _check_ks(ks: Sequence[int], n_memory: int) -> list[int]:
+    ks = sorted({int(k) for k in ks})
+    if ks[0] < 1 or ks[-1] > n_memory:
+        raise LayerScopeError(f"k must be between 1 and the {n_memory} training images; got {ks}.")
+    return ks
+
+
+def _sets_from_distances(D: np.ndarray, ks: list[int], metric: str) -> dict[int, np.ndarray]:
+    """sklearn's k-neighbour set per k from a full block of (squared) distances (see knn_neighbour_sets)."""
+    order = lex_topk(D, ks[-1] + 1)
+    vals = np.take_along_axis(D, order, axis=1)
+    return _sets_from_order(order, vals, ks, lambda r, k: _sklearn_heap_set(D[r], k) if metric == "euclidean"
+                            else np.argpartition(D[r], k - 1)[:k])
+
+
+def _sets_from_order(order: np.ndarray, vals: np.ndarray, ks: list[int], tied) -> dict[int, np.ndarray]:
+    """Per k, the first k of the lex order, or tied(row, k) where the k-th and (k+1)-th values are equal."""
+    sets = {}
+    for k in ks:
+        chosen = order[:, :k].copy()
+        if k < vals.shape[1]:
+            for r in np.flatnonzero(vals[:, k - 1] == vals[:, k]):
+                chosen[r] = tied(r, k)
+        sets[k] = chosen
+    return sets
+
+
+# The screened euclidean path pays off from about this size on; below it the exact pass is cheap.
+_SCREEN_MIN_MEMORY = 256  # memory rows
+_SCREEN_MIN_DIM = 128  # channels (below, the float64 product is cheap next to the screen)
+
+
+def knn_sets(
+    Q: np.ndarray, M: np.ndarray, ks: Sequence[int], metrics: Sequence[str] = METRICS
+) -> Iterator[tuple[slice, dict[str, dict[int, np.ndarray]]]]:
+    """``knn_neighbour_sets`` for several metrics at once: per query chunk, {metric: {k: set}} —
+    the same sets, with one matrix product per chunk instead of one per metric.
+
+    The cosine pass's product S of normalised rows (the input dtype, float32 for float32
+    descriptors, exactly as sklearn computes cosine) also screens the euclidean neighbours:
+    |m|² − 2|q||m|·S is each squared distance minus |q|², up to a rounding bound ε per query
+    (a worst-case bound over the dot-product length, not an estimate). Memory rows within 2ε of
+    the (max(ks)+1)-th smallest screened value are the candidates; they get the exact float64
+    distance of the exact path, and every other row is provably farther than max(ks)+1 of them.
+    Rows with an exact tie at some k are redone on the full float64 row (sklearn's heap replay).
+    So the sets equal knn_neighbour_sets' while the float64 matrix product is skipped.
+    """
+    metrics = [check_metric(m) for m in metrics]
+    ks = _check_ks(ks, len(M))
+    if "euclidean" not in metrics or len(M) < max(_SCREEN_MIN_MEMORY, 2 * ks[-1] + 2) or Q.shape[1] < _SCREEN_MIN_DIM:
+        per_metric = {m: list(knn_neighbour_sets(Q, M, ks, m)) for m in metrics}  # same chunking for all
+        for i, (sl, _) in enumerate(per_metric[metrics[0]]):
+            yield sl, {m: per_metric[m][i][1] for m in metrics}
+        return
+    cos = _Memory(M, "cosine")
+    screen = _EuclideanScreen(M)
+    rows = _chunk_rows(len(M), len(Q))
+    for start in range(0, len(Q), rows):
+        sl = slice(start, min(start + rows, len(Q)))
+        Qc = np.asarray(Q[sl])
+        S = normalize(_float(Qc)) @ cos.M.T  # exactly _Memory.distances' cosine product
+        out = {"euclidean": screen.sets(Qc, S, ks)}
+        if "cosine" in metrics:
+            S *= -1
+            S += 1
+            out["cosine"] = _sets_from_distances(np.clip(S, 0.0, 2.0), ks, "cosine")
+        yield sl, {m: out[m] for m in metrics}
+
+
+class _EuclideanScreen:
+    """The memory side of knn_sets' euclidean screen: float64 norms as the exact path has them."""
+
+    def __init__(self, M: np.ndarray):
+        self.M = M
+        self.mm = np.concatenate([np.einsum("ij,ij->i", c, c) for c in _float64_chunks(M)])
+        self.nm = np.sqrt(self.mm)
+        self._exact: _Memory | None = None
+
+    def exact(self) -> _Memory:
+        if self._exact is None:
+            self._exact = _Memory(self.M, "euclidean")
+        return self._exact
+
+    def sets(self, Q: np.ndarray, S: np.ndarray, ks: list[int]) -> dict[int, np.ndarray]:
+        need = ks[-1] + 1
+        n, dim = len(self.M), Q.shape[1]
+        Q64 = np.asarray(Q, dtype=np.float64)
+        qq = np.einsum("ij,ij->i", Q64, Q64)
+        nq, nm_max = np.sqrt(qq), float(self.nm.max())
+        dt = S.dtype
+        A = S * self.nm.astype(dt)[None, :]  # screened squared distance minus |q|²
+        A *= (-2.0 * nq).astype(dt)[:, None]
+        A += self.mm.astype(dt)[None, :]
+        # |A - (exact - |q|²)|: the normalised product (GEMM over dim terms + both normalisations,
+        # each within (dim + 2) u relative), the three dtype operations on terms up to
+        # 2|q||m| + |m|², and the float64 formula's own rounding; times 1.25 for safety.
+        u, u64 = float(np.finfo(dt).eps) / 2, 2.0**-53
+        eps = 1.25 * (2 * nq * nm_max * (3 * dim + 10) * u + 4 * u * (2 * nq * nm_max + nm_max**2)
+                      + 2 * (dim + 8) * u64 * (nq + nm_max) ** 2)
+        m = min(n, 2 * need + 8)
+        part = np.argpartition(A, m - 1, axis=1)[:, :m] if m < n else np.tile(np.arange(n), (len(Q), 1))
+        a = np.take_along_axis(A, part, axis=1)
+        limit = np.partition(a, need - 1, axis=1)[:, need - 1].astype(np.float64) + 2 * eps
+        ok = a.max(axis=1) > limit  # every row outside part is at least as far as part's farthest
+        order = np.empty((len(Q), need), dtype=np.intp)
+        vals = np.empty((len(Q), need), dtype=np.float64)
+        okr = np.flatnonzero(ok)
+        step = max(1, 2**22 // (m * dim))  # gathered candidate rows per batch (~32 MB float64)
+        for b in range(0, len(okr), step):
+            rr = okr[b : b + step]
+            order[rr], vals[rr] = self._exact_top(Q64[rr], qq[rr], part[rr], need)
+        for i in np.flatnonzero(~ok):  # a dense neighbourhood: all rows within the bound
+            cand = np.flatnonzero(A[i] <= limit[i])
+            order[i], vals[i] = (x[0] for x in self._exact_top(Q64[i : i + 1], qq[i : i + 1], cand[None, :], need))
+        sets = _sets_from_order(order, vals, ks, lambda i, k: order[i, :k])
+        tied = np.flatnonzero(np.any([vals[:, k - 1] == vals[:, k] for k in ks if k < need], axis=0))
+        if len(tied):  # exact ties: the full float64 row, sklearn's heap replay (the exact path)
+            full = _sets_from_distances(self.exact().distances(Q[tied], squared=True), ks, "euclidean")
+            for k in ks:
+                sets[k][tied] = full[k]
+        return sets
+
+    def _exact_top(self, Q64: np.ndarray, qq: np.ndarray, cand: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first `need` candidates by (exact squared distance, index), and those distances."""
+        rows = np.asarray(self.M[cand.ravel()], dtype=np.float64).reshape(*cand.shape, -1)
+        G = np.einsum("ikj,ij->ik", rows, Q64)
+        D = G * -2.0  # the exact path's order of operations: (|q|² + (-2 q·m)) + |m|², clipped at 0
+        D += qq[:, None]
+        D += self.mm[cand]
+        np.maximum(D, 0.0, out=D)
+        o = np.lexsort((cand, D), axis=1)[:, :need]
+        return np.take_along_axis(cand, o, axis=1), np.take_along_axis(D, o, axis=1)
+
+
+def _float64_chunks(M: np.ndarray, rows: int = 4096) -> Iterator[np.ndarray]:
+    for start in range(0, len(M), rows):
+        yield np.asarray(M[start : start + rows], dtype=np.float64)
 
 
 def vote_counts(neighbour_codes: np.ndarray, n_classes: int) -> np.ndarray:

@@ -17,7 +17,7 @@ Confidence intervals (95 %, percentile bootstrap, seeded):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -128,20 +128,30 @@ def block_report(
     table = pd.DataFrame(rows).set_index("block").reindex(columns=columns)
     chance = chance_levels(y)
     best, at_chance = _best_blocks(table, chance)
-    if not table[primary].notna().any():
-        raise LayerScopeError(f"the primary score {primary!r} was not computed; enable it or pick another.")
-    chosen = best.get(primary, str(table[primary].idxmax()))
-    report_progress(progress, total, total, "report done")
-    return BlockReport(
-        label=label, table=table, best=best, recommended_block=chosen,
-        recommendation=_recommendation(label, chosen, table.loc[chosen], best, primary, retrieval_k,
-                                       chance.get(primary)),
+    r = with_primary(BlockReport(
+        label=label, table=table, best=best, recommended_block="", recommendation="",
         fold_message=plan.message, chance=chance, at_chance=at_chance,
         params={"ks": ks, "n_splits": plan.n_splits, "linear": linear, "clustering": clustering,
                 "reducer": reducer, "n_components": n_components, "retrieval_k": retrieval_k,
                 "n_queries": n_queries, "retrieval_metric": retrieval_metric, "n_boot": n_boot,
                 "n_boot_clustering": n_boot_clustering, "primary": primary, "random_state": random_state},
-    )
+    ), primary)
+    report_progress(progress, total, total, "report done")
+    return r
+
+
+def with_primary(r: BlockReport, primary: str) -> BlockReport:
+    """The same report recommending by another score. Numbers, best blocks and chance verdicts do
+    not depend on it, so nothing is recomputed: only the recommended block and its sentence change."""
+    if primary not in SCORES:
+        raise LayerScopeError(f"primary must be one of {', '.join(SCORES)}; got {primary!r}.")
+    t = r.table
+    if not t[primary].notna().any():
+        raise LayerScopeError(f"the primary score {primary!r} was not computed; enable it or pick another.")
+    chosen = r.best.get(primary, str(t[primary].idxmax()))
+    text = _recommendation(r.label, chosen, t.loc[chosen], r.best, primary, r.params.get("retrieval_k", 10),
+                           r.chance.get(primary))
+    return replace(r, recommended_block=chosen, recommendation=text, params={**r.params, "primary": primary})
 
 
 def _score_block(name: str, X: np.ndarray, y: np.ndarray, plan, ks: list[int], tick: Callable[[str, str], None], *,

@@ -19,14 +19,15 @@ import pandas as pd
 from analysis.descriptors.results_cache import cached_arrays, cached_json, result_path
 from analysis.errors import LayerScopeError
 from analysis.probes.reduction import reduce
-from analysis.probes.report import SCORES, BlockReport, block_report
+from analysis.probes.report import SCORES, BlockReport, block_report, with_primary
 from analysis.progress import Progress
 
 REPORT_FORMAT = 2  # 2: chance levels; a score at chance is never best
 # The modules whose code decides the numbers: a change in any of them gives a new cache key.
 _SOURCES = ("analysis.probes.report", "analysis.probes.chance", "analysis.probes.classifiers", "analysis.probes.clustering",
             "analysis.probes.retrieval", "analysis.probes.bootstrap", "analysis.probes.folds",
-            "analysis.probes.neighbours", "analysis.probes.reduction", "analysis.arrays", "analysis.probes.logme")
+            "analysis.probes.neighbours", "analysis.probes.reduction", "analysis.arrays", "analysis.probes.logme",
+            "analysis.probes.agreement")
 LABELS = {"knn": "kNN", "prototype_euclidean": "prototype eucl.", "prototype_cosine": "prototype cos.",
           "linear": "linear probe", "ari": "ARI", "ami": "AMI", "silhouette": "silhouette", "precision": "P@k",
           "logme": "LogME"}
@@ -135,6 +136,13 @@ class _Spaces(dict):
         return self[name]
 
 
+def _report_parts(store, label: str, full: dict) -> dict:
+    """The cache key of a report. `primary` only picks the recommended block from the same
+    numbers (with_primary), so it is left out: changing it recomputes nothing."""
+    return {"store": store.key, "label": label, "params": {k: v for k, v in full.items() if k != "primary"},
+            "code": _code_hash(), "format": REPORT_FORMAT}
+
+
 def cached_block_report(
     store, label: str, *, progress: Progress | None = None, **params
 ) -> BlockReport:
@@ -142,14 +150,15 @@ def cached_block_report(
     if label not in store.labels.columns:
         raise LayerScopeError(f"no label column '{label}'; this dataset has {', '.join(store.labels.columns)}.")
     full = resolved_params(**params)
-    parts = {"store": store.key, "label": label, "params": full, "code": _code_hash(), "format": REPORT_FORMAT}
+    computed = {**full, "primary": "knn"}  # always computed; the cached report recommends by kNN
 
     def compute() -> dict:
         r = block_report(store.block_arrays(), store.labels[label].to_numpy(), label=label, progress=progress,
-                         embeddings=_Spaces(store, full) if full["clustering"] else None, **full)
+                         embeddings=_Spaces(store, full) if full["clustering"] else None, **computed)
         return report_to_json(r)
 
-    return report_from_json(cached_json("block_report", parts, compute))
+    return with_primary(report_from_json(cached_json("block_report", _report_parts(store, label, full), compute)),
+                        full["primary"])
 
 
 def report_on_disk(store, label: str, **params) -> BlockReport | None:
@@ -157,9 +166,7 @@ def report_on_disk(store, label: str, **params) -> BlockReport | None:
     `precompute --warm` or the Block report page), else None — never computes."""
     if label not in store.labels.columns:
         return None
-    full = resolved_params(**params)
-    parts = {"store": store.key, "label": label, "params": full, "code": _code_hash(), "format": REPORT_FORMAT}
-    if not result_path("block_report", parts, ".json").is_file():
+    if not result_path("block_report", _report_parts(store, label, resolved_params(**params)), ".json").is_file():
         return None
     return cached_block_report(store, label, **params)
 

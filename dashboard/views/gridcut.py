@@ -3,8 +3,6 @@ each other in the grid; thin borders coloured by label, the neighbourhood-preser
 zoom, click a cell for the image, PNG export."""
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -17,7 +15,7 @@ from analysis.layouts.gridcut import (
 )
 from analysis.layouts.palette import colour_map, rgb_css
 from analysis.layouts.thumbgrid import render_grid
-from analysis.pictures import legend_strip, png_bytes, stack_with_legend
+from analysis.pictures import display_uri, legend_strip, png_bytes, stack_with_legend
 from dashboard import layouts_shared as L
 from dashboard.page_links import choice, flag, layout_url_state, url_state
 from dashboard.state import guard, require_store
@@ -58,7 +56,7 @@ def composite(layout_key: tuple, layout: GridLayout, colour: str, values: np.nda
         border = max(2, cell // 16)
         pic = render_grid(layout, lambda i: thumbs[i], thumb=cell, border_colours=[cmap[v] for v in values],
                           border=border)
-        uri = "data:image/png;base64," + base64.b64encode(png_bytes(pic)).decode()
+        uri = display_uri(pic)
         legend = legend_strip(list(cmap), list(cmap.values()), width=max(pic.shape[1], 400), title=f"{colour}:")
         png = png_bytes(stack_with_legend(pic, legend))
     out = (pic, uri, png)

@@ -101,3 +101,19 @@ def test_curve_can_be_cancelled_from_progress():
 
     with pytest.raises(RuntimeError, match="cancelled"):
         clustering_curve({"block 1": X}, y, reducer="pca", progress=stop)
+
+
+def test_silhouettes_in_small_chunks_equal_sklearns_default_bit_for_bit(monkeypatch):
+    """The silhouette runs in small distance chunks (memory); its numbers equal sklearn's one-block answer."""
+    import analysis.probes.clustering as clustering
+
+    monkeypatch.setattr(clustering, "_SILHOUETTE_MB", 0.05)  # ~ 13 rows per chunk at 500 images: many chunks
+    rng = np.random.default_rng(2)
+    E = rng.standard_normal((500, 5)) + rng.integers(0, 4, 500)[:, None]
+    for labels in (rng.integers(0, 4, 500), rng.integers(0, 9, 500)):
+        assert clustering._silhouette(E, labels, 10_000, 0) == silhouette_score(E, labels)
+    X, y = blobs(seed=3)
+    r = cluster_block(X, y, reducer="pca", n_components=3)
+    kept = r.clusters >= 0
+    assert r.silhouette == silhouette_score(r.embedding[kept], r.clusters[kept])
+    assert r.silhouette_labels == silhouette_score(r.embedding, np.unique(y, return_inverse=True)[1])

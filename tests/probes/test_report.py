@@ -1,5 +1,6 @@
 """The block report: every number equals the underlying analysis, best block, CI, progress."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.errors import LayerScopeError
@@ -103,3 +104,28 @@ def test_bad_inputs_raise():
         block_report(bad, y, clustering=False)
     with pytest.raises(LayerScopeError, match="primary"):
         block_report(blocks, y, primary="speed")
+
+
+def test_report_numbers_are_the_same_with_the_exact_knn_path(monkeypatch):
+    """knn_sets' screened euclidean path (d >= 128, >= 256 training rows) changes no number of the report."""
+    import analysis.probes.neighbours as nb
+
+    rng = np.random.default_rng(4)
+    n = 420
+    y = np.repeat(np.array(["yellow", "blue", "red"]), n // 3)
+    codes = np.unique(y, return_inverse=True)[1]
+    blocks = {f"block {i}": np.maximum(rng.standard_normal((3, d))[codes] * s + rng.standard_normal((n, d)), 0)
+              .astype(np.float32) for i, (d, s) in enumerate([(8, 0.5), (48, 0.4), (160, 0.3)], start=1)}
+    kw = dict(label="colour", reducer="pca", n_components=3, n_queries=60, n_boot=100, n_boot_clustering=20,
+              random_state=0)
+    calls = []
+    screen_sets = nb._EuclideanScreen.sets
+    monkeypatch.setattr(nb._EuclideanScreen, "sets", lambda self, *a: calls.append(1) or screen_sets(self, *a))
+    fast = block_report(blocks, y, **kw)
+    assert calls  # the screen ran on the wider blocks
+    screened = len(calls)
+    monkeypatch.setattr(nb, "_SCREEN_MIN_MEMORY", 10**9)  # every block on the exact per-metric path
+    exact = block_report(blocks, y, **kw)
+    assert len(calls) == screened
+    pd.testing.assert_frame_equal(fast.table, exact.table, check_exact=True)
+    assert fast.recommendation == exact.recommendation

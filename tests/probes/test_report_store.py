@@ -87,3 +87,17 @@ def test_bad_settings_and_labels_raise(small_store):
     with pytest.raises(LayerScopeError, match="no label column 'size'"):
         cached_block_report(small_store, "size")
     assert resolved_params(ks=(4, 1))["ks"] == [4, 1]
+
+
+def test_changing_only_the_recommending_score_recomputes_nothing(small_store, cached):
+    """`primary` picks the recommended block from the same numbers: a display setting."""
+    ticks = []
+    r = cached_block_report(small_store, "pattern", progress=lambda d, t, m="": ticks.append(m),
+                            **{**FAST, "primary": "prototype_euclidean"})
+    assert ticks == []  # read from disk
+    direct = block_report(small_store.block_arrays(), small_store.labels["pattern"].to_numpy(), label="pattern",
+                          **{**FAST, "primary": "prototype_euclidean"})
+    pd.testing.assert_frame_equal(r.table, cached[0].table)
+    assert (r.recommended_block, r.recommendation, r.best) == (direct.recommended_block, direct.recommendation,
+                                                                direct.best)
+    assert r.params["primary"] == "prototype_euclidean" and cached[0].params["primary"] == "knn"
