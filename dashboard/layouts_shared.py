@@ -257,14 +257,15 @@ def show_selection(store: Store, page: str, max_images: int = 60, single: int = 
         st.rerun()
     table = labels.iloc[idx].copy()
     table.insert(0, "image", idx)
-    table["path"] = [store.paths[i] for i in idx]
+    paths = store.paths  # one copy, not one per row
+    table["path"] = [paths[i] for i in idx]
     st.download_button("Selection (CSV)", table.to_csv(index=False), file_name="selection.csv",
                             mime="text/csv", key=f"{page}_sel_csv")
     shown = idx[:max_images]
     caption = [" · ".join(str(labels.iloc[i][c]) for c in labels.columns) for i in shown]
     if len(shown) == 1:
-        caption = [f"image {shown[0]} · {store.paths[shown[0]].rsplit('/', 1)[-1]}  \n{caption[0]}"]
-    show_images([store.paths[i] for i in shown], caption=caption, width=single if len(shown) == 1 else many)
+        caption = [f"image {shown[0]} · {paths[shown[0]].rsplit('/', 1)[-1]}  \n{caption[0]}"]
+    show_images([paths[i] for i in shown], caption=caption, width=single if len(shown) == 1 else many)
     if len(idx) > max_images:
         st.caption(f"First {max_images} of {len(idx)} shown; the CSV lists all.")
 

@@ -86,7 +86,8 @@ def thumb_row(store: Store, rows: Sequence[int], captions: Sequence[str], width:
     if len(rows):
         from dashboard.safe_io import show_images
 
-        show_images([store.paths[int(i)] for i in rows], caption=list(captions), width=width)
+        paths = store.paths  # one copy, not one per row
+        show_images([paths[int(i)] for i in rows], caption=list(captions), width=width)
     else:
         st.caption("(no images)")
 

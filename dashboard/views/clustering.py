@@ -127,6 +127,7 @@ pick = st.selectbox("Cluster", options, key=f"clu_gallery_{block}",
 idx = np.flatnonzero(cluster_names == pick)
 st.caption(f"{pick}: " + ", ".join(f"{v} {n}" for v, n in majority[pick].items()) + f" (by {label}).")
 shown_idx = idx[:48]
-show_images([store.paths[i] for i in shown_idx], caption=[f"#{i} · {labels[i]}" for i in shown_idx], width=96)
+paths = store.paths
+show_images([paths[i] for i in shown_idx], caption=[f"#{i} · {labels[i]}" for i in shown_idx], width=96)
 if len(idx) > len(shown_idx):
     st.caption(f"First {len(shown_idx)} of {len(idx)} images shown.")

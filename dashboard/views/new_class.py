@@ -77,7 +77,8 @@ def pick(role: str, default: list[int], help: str, browse: str) -> tuple[list[in
     chosen = st.session_state.setdefault(key, [int(r) for r in default])
     st.markdown(f"**{role}** ({len(chosen)} chosen; {help}). Tick images below; untick to remove.")
     if chosen:
-        show_images([store.paths[i] for i in chosen], caption=[f"#{i} · {y_all[i]}" for i in chosen], width=64)
+        paths = store.paths
+        show_images([paths[i] for i in chosen], caption=[f"#{i} · {y_all[i]}" for i in chosen], width=64)
     shown = st.selectbox(f"Browse the images of class ({label})", classes, index=classes.index(browse),
                          key=f"{key}_browse")
     rows = np.flatnonzero(y_all == shown)[:THUMBS]

@@ -14,24 +14,27 @@ def clean(page) -> str:
     return body
 
 
-def compute_if_asked(page, button: str) -> None:
-    """Click the page's compute/train button when the cache does not have the result yet."""
+def compute_if_asked(page, button: str, result: str) -> None:
+    """Wait until the page shows `result` or asks for `button` (the cache does not have the result
+    yet); click it in the second case, then wait for the result."""
     b = page.get_by_role("button", name=button)
+    page.get_by_text(result, exact=False).first.or_(b.first).wait_for(timeout=SLOW_MS)
     if b.count():
         b.first.click()
+    wait_for_app(page, result, SLOW_MS)
 
 
 def test_compare_page_shows_one_curve_per_model_and_the_best_block(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(f"{app_url}/compare?{DEMO}&models=efficientnet_lite0,efficientnet_lite1&labels=colour,pattern")
-    wait_for_app(page, "Compare models", SLOW_MS)
-    compute_if_asked(page, "Compute descriptors for")
-    wait_for_app(page, "Cost per model", SLOW_MS)
+    compute_if_asked(page, "Compute descriptors for", "Cost per model")
     body = clean(page)
     assert "Best for `colour` by kNN" in body or "Best for colour by kNN" in body
     assert "block 1" in body.split("Best for")[1][:200]  # colour is best at block 1 on the demo set
-    assert page.locator(".js-plotly-plot").count() >= 2  # one curve chart per label column
-    legend = page.locator(".js-plotly-plot").first.inner_text()
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # one curve chart per label column
+    legend_text = page.locator(".js-plotly-plot").first.locator("text.legendtext")
+    legend_text.nth(1).wait_for(state="attached", timeout=60_000)  # plotly draws the legend after mounting
+    legend = " ".join(legend_text.all_text_contents())
     assert "efficientnet_lite0" in legend and "efficientnet_lite1" in legend
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
     page.close()
@@ -40,12 +43,11 @@ def test_compare_page_shows_one_curve_per_model_and_the_best_block(app_url, brow
 def test_cka_page_draws_both_heatmaps(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.goto(f"{app_url}/cka?{DEMO}&vs=efficientnet_lite1")
-    wait_for_app(page, "CKA: block similarity", SLOW_MS)
-    compute_if_asked(page, "Compute")
-    page.get_by_text("vs efficientnet_lite1", exact=False).first.wait_for(timeout=SLOW_MS)
-    wait_for_app(page, "vs efficientnet_lite1", SLOW_MS)
+    compute_if_asked(page, "Compute descriptors for", "Most similar block of")
     clean(page)
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() == 2
+    page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "cka.png"), full_page=True)
     page.close()
 
@@ -64,11 +66,11 @@ def test_flags_page_ranks_images_with_their_neighbours(app_url, browser):
 def test_heads_page_trains_and_says_whether_the_best_block_moves(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(f"{app_url}/heads?{DEMO}&epochs=5")
-    wait_for_app(page, "Trained heads", SLOW_MS)
-    compute_if_asked(page, "Train the heads")
-    wait_for_app(page, "Best training-free", SLOW_MS)
+    compute_if_asked(page, "Train the heads", "Best training-free")
     body = clean(page)
     assert "the same best block" in body or "moves" in body
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() == 1
+    page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "heads.png"), full_page=True)
     page.close()
