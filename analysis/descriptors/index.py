@@ -58,12 +58,15 @@ def choose_kind(n: int, kind: str = "auto") -> str:
 def default_params(n: int, d: int, kind: str) -> dict:
     """Build/search settings that reach recall@10 ≥ 0.95 on clustered descriptors (benchmarks/memory.py)."""
     if kind == "ivfpq":
-        nlist = int(min(4096, max(16, round(np.sqrt(n)))))
+        # 4·√n cells, 8 probed, 4·k re-ranked. Measured at 1M × 512 (benchmarks/memory.py, quiet machine,
+        # interleaved): √n cells / 16 probed / 10·k gave recall@10 0.9987 at 10.1× exact search;
+        # 4096 cells / 8 / 4·k gives 0.9974 at 38.7× (fewer codes scanned, fewer rows re-read).
+        nlist = int(min(4096, max(16, round(4 * np.sqrt(n)))))
         m = min(128, max(2, d // 4))  # 4-bit codes of 4 channels each: d/8 bytes per vector (capped at 64)
         while m > 2 and (d % m or m % 2):  # fast-scan wants an even number of sub-quantisers dividing d
             m -= 1
-        return {"nlist": nlist, "m": m, "nbits": 4, "nprobe": min(nlist, 16), "rerank": 10,
-                "train_size": min(n, max(40 * nlist, 20_000), 100_000)}
+        return {"nlist": nlist, "m": m, "nbits": 4, "nprobe": min(nlist, 8), "rerank": 4,
+                "train_size": min(n, max(25 * nlist, 20_000), 100_000)}
     if kind == "hnsw":
         return {"M": 32, "ef_construction": 80, "ef_search": 96}
     return {}
