@@ -51,20 +51,25 @@ def read_list(params: Mapping[str, str | None], key: str, allowed: Sequence[str]
     return good or None
 
 
+def _in_range(key: str, raw: str, parse: Callable[[str], Any], what: str, low, high, problems: list[str]):
+    """parse(raw) if it parses and lies in low..high, else None with a sentence in problems."""
+    try:
+        value = parse(raw)
+    except ValueError:
+        problems.append(f"'{key}={raw}' is not {what}")
+        return None
+    if not low <= value <= high:
+        problems.append(f"'{key}={value:g}' is outside {low:g}..{high:g}")
+        return None
+    return value
+
+
 def read_int(params: Mapping[str, str | None], key: str, low: int, high: int, problems: list[str]) -> int | None:
     raw = params.get(key)
     if raw is None or str(raw).strip() == "":
         return None
-    text = str(raw).strip().lower().removeprefix("block").strip()
-    try:
-        value = int(text)
-    except ValueError:
-        problems.append(f"'{key}={raw}' is not a whole number")
-        return None
-    if not low <= value <= high:
-        problems.append(f"'{key}={value}' is outside {low}..{high}")
-        return None
-    return value
+    return _in_range(key, str(raw), lambda r: int(r.strip().lower().removeprefix("block").strip()),
+                     "a whole number", low, high, problems)
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,15 +117,7 @@ def integer(key: str, low: int, high: int, shift: int = 0) -> Bind:
 def number(key: str, low: float, high: float) -> Bind:
     """A decimal number in low..high (sliders)."""
     def read(name: str, raw: str, problems: list[str]) -> Any:
-        try:
-            v = float(raw)
-        except ValueError:
-            problems.append(f"'{name}={raw}' is not a number")
-            return None
-        if not low <= v <= high:
-            problems.append(f"'{name}={raw}' is outside {low:g}..{high:g}")
-            return None
-        return v
+        return _in_range(name, raw, float, "a number", low, high, problems)
     return Bind(key, read, lambda v: f"{float(v):g}")
 
 

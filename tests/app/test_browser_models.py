@@ -24,6 +24,15 @@ def compute_if_asked(page, button: str, result: str) -> None:
     wait_for_app(page, result, SLOW_MS)
 
 
+def shoot_plots(page, n: int, name: str) -> None:
+    """Wait until plotly has mounted exactly n charts and drawn them, then screenshot the page."""
+    page.locator(".js-plotly-plot").nth(n - 1).wait_for(timeout=60_000)
+    assert page.locator(".js-plotly-plot").count() == n
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.close()
+
+
 def test_compare_page_shows_one_curve_per_model_and_the_best_block(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(f"{app_url}/compare?{DEMO}&models=efficientnet_lite0,efficientnet_lite1&labels=colour,pattern")
@@ -45,11 +54,7 @@ def test_cka_page_draws_both_heatmaps(app_url, browser):
     page.goto(f"{app_url}/cka?{DEMO}&vs=efficientnet_lite1")
     compute_if_asked(page, "Compute descriptors for", "Most similar block of")
     clean(page)
-    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
-    assert page.locator(".js-plotly-plot").count() == 2
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / "cka.png"), full_page=True)
-    page.close()
+    shoot_plots(page, 2, "cka.png")
 
 
 def test_flags_page_ranks_images_with_their_neighbours(app_url, browser):
@@ -69,8 +74,4 @@ def test_heads_page_trains_and_says_whether_the_best_block_moves(app_url, browse
     compute_if_asked(page, "Train the heads", "Best training-free")
     body = clean(page)
     assert "the same best block" in body or "moves" in body
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    assert page.locator(".js-plotly-plot").count() == 1
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / "heads.png"), full_page=True)
-    page.close()
+    shoot_plots(page, 1, "heads.png")
