@@ -28,8 +28,14 @@ def block_select(store: Store, label: str, key: str, default: int | None = None,
     """A block picker showing name · channels; returns the 1-based block index."""
     blocks = store.blocks
     names = [f"{b.name} · {b.channels} ch" for b in blocks]
-    idx = min(max((default or (len(blocks) + 1) // 2) - 1, 0), len(blocks) - 1)
-    choice = st.selectbox(label, names, index=idx, key=key, help=help)
+    if key in st.session_state and st.session_state[key] in names:
+        # Set by a link or an earlier run: passing index too would make Streamlit warn that the
+        # widget has both a default and a session-state value.
+        choice = st.selectbox(label, names, key=key, help=help)
+    else:
+        st.session_state.pop(key, None)  # e.g. a block of another model
+        idx = min(max((default or (len(blocks) + 1) // 2) - 1, 0), len(blocks) - 1)
+        choice = st.selectbox(label, names, index=idx, key=key, help=help)
     return names.index(choice) + 1
 
 
