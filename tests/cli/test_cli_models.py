@@ -22,6 +22,9 @@ def test_cli_cka_verify_rereads_every_image(capsys, small_store):
     captured = capsys.readouterr()
     assert "linear CKA" in captured.out
     assert f"verify: {small_store.n} images re-read and re-hashed" in captured.err
+    from analysis.data.hash_cache import _TRUST_STATS
+
+    assert _TRUST_STATS[0], "--verify must not outlive its command (later opens trust the hash cache again)"
 
 
 def test_cli_compare_two_models_and_cka_between_them(capsys, tmp_path, small_store):
