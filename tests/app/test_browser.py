@@ -6,6 +6,9 @@ def test_data_model_page_in_chromium(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url)
     wait_for_app(page, "Thumbnails per class")
+    # Element code (table, charts, sliders) is loaded lazily by the browser on a fresh page: wait for it.
+    page.get_by_text("blocks.6", exact=False).first.wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
     body = page.inner_text("body")
     assert "Data & model" in body and "Dataset · garments" in body
     assert "Cached: 1000 images" in body  # run.sh precomputed the built-in descriptors
