@@ -24,6 +24,18 @@ def compute_if_asked(page, button: str, result: str) -> None:
     wait_for_app(page, result, SLOW_MS)
 
 
+def open_view(app_url: str, browser, query: str, result: str, button: str | None = None, height: int = 1400):
+    """A fresh tab on `query` (a deep link); presses `button` if the cache lacks the result; returns
+    (page, body text) once `result` is shown and the run has finished without an error."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.goto(f"{app_url}/{query}")
+    if button:
+        compute_if_asked(page, button, result)
+    else:
+        wait_for_app(page, result, SLOW_MS)
+    return page, clean(page)
+
+
 def shoot_plots(page, n: int, name: str) -> None:
     """Wait until plotly has mounted exactly n charts and drawn them, then screenshot the page."""
     page.locator(".js-plotly-plot").nth(n - 1).wait_for(timeout=60_000)
@@ -34,10 +46,8 @@ def shoot_plots(page, n: int, name: str) -> None:
 
 
 def test_compare_page_shows_one_curve_per_model_and_the_best_block(app_url, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    page.goto(f"{app_url}/compare?{DEMO}&models=efficientnet_lite0,efficientnet_lite1&labels=colour,pattern")
-    compute_if_asked(page, "Compute descriptors for", "Cost per model")
-    body = clean(page)
+    page, body = open_view(app_url, browser, f"compare?{DEMO}&models=efficientnet_lite0,efficientnet_lite1"
+                           "&labels=colour,pattern", "Cost per model", "Compute descriptors for", height=1600)
     assert "Best for `colour` by kNN" in body or "Best for colour by kNN" in body
     assert "block 1" in body.split("Best for")[1][:200]  # colour is best at block 1 on the demo set
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # one curve chart per label column
@@ -50,18 +60,14 @@ def test_compare_page_shows_one_curve_per_model_and_the_best_block(app_url, brow
 
 
 def test_cka_page_draws_both_heatmaps(app_url, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(f"{app_url}/cka?{DEMO}&vs=efficientnet_lite1")
-    compute_if_asked(page, "Compute descriptors for", "Most similar block of")
-    clean(page)
+    page, _ = open_view(app_url, browser, f"cka?{DEMO}&vs=efficientnet_lite1", "Most similar block of",
+                        "Compute descriptors for", height=1200)
     shoot_plots(page, 2, "cka.png")
 
 
 def test_flags_page_ranks_images_with_their_neighbours(app_url, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    page.goto(f"{app_url}/flags?{DEMO}&block=1&k=5&top=4")
-    wait_for_app(page, "A flag is a reason to look", SLOW_MS)
-    body = clean(page)
+    page, body = open_view(app_url, browser, f"flags?{DEMO}&block=1&k=5&top=4", "A flag is a reason to look",
+                           height=1600)
     assert body.count("(flagged)") == 4  # top=4 from the link, each with its neighbours' thumbnails
     assert page.get_by_role("combobox", name="Block").input_value().startswith("block 1")
     page.screenshot(path=str(ARTIFACTS / "flags.png"), full_page=True)
@@ -69,9 +75,6 @@ def test_flags_page_ranks_images_with_their_neighbours(app_url, browser):
 
 
 def test_heads_page_trains_and_says_whether_the_best_block_moves(app_url, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    page.goto(f"{app_url}/heads?{DEMO}&epochs=5")
-    compute_if_asked(page, "Train the heads", "Best training-free")
-    body = clean(page)
+    page, body = open_view(app_url, browser, f"heads?{DEMO}&epochs=5", "Best training-free", "Train the heads")
     assert "the same best block" in body or "moves" in body
     shoot_plots(page, 1, "heads.png")
