@@ -85,13 +85,12 @@ def _cmd_flags(args: argparse.Namespace) -> None:
     _check_out(args.out)
     _check_device(args.device)
     store = _stores([args.model], args.data, args.device, weights=args.weights, verify=args.verify)[args.model]
-    if args.label not in store.labels.columns:
-        raise LayerScopeError(f"no label column '{args.label}'; this dataset has {', '.join(store.labels.columns)}.")
+    y = store.label_values(args.label)
     n_blocks = len(store.blocks)
     block = args.block or n_blocks
     if not 1 <= block <= n_blocks:
         raise LayerScopeError(f"--block must be 1..{n_blocks}; got {block}.")
-    f = flag_images(store.descriptors(block), store.labels[args.label].to_numpy(), k=args.k, metric=args.metric,
+    f = flag_images(store.descriptors(block), y, k=args.k, metric=args.metric,
                     glosh=args.by == "glosh")
     ranked = f.ranked(args.by)
     paths = store.paths  # one copy of the list, not one per row
@@ -110,10 +109,9 @@ def _cmd_heads(args: argparse.Namespace) -> None:
     _check_out(args.out)
     _check_device(args.device)
     store = _stores([args.model], args.data, args.device, weights=args.weights, verify=args.verify)[args.model]
-    if args.label not in store.labels.columns:
-        raise LayerScopeError(f"no label column '{args.label}'; this dataset has {', '.join(store.labels.columns)}.")
+    y = store.label_values(args.label)
     t0 = time.time()
-    r = heads_table({b.name: store.descriptors(b.index) for b in store.blocks}, store.labels[args.label].to_numpy(),
+    r = heads_table({b.name: store.descriptors(b.index) for b in store.blocks}, y,
                     random_state=args.seed, settings=HeadSettings(epochs=args.epochs))
     _print(r.table, f"`{args.label}`: cross-validated accuracy per block, training-free vs trained heads "
                     f"({time.time() - t0:.1f} s)")

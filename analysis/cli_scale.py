@@ -7,8 +7,6 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from analysis.errors import LayerScopeError
-
 if TYPE_CHECKING:  # annotations only: the CLI imports its heavy modules when a command runs
     from analysis.data.datasets import Dataset
     from analysis.progress import Progress
@@ -81,9 +79,7 @@ def _cmd_memory(args: argparse.Namespace) -> None:
     block = args.block or store.blocks[-1].index
     X = store.descriptors(block)
     label = args.label or store.labels.columns[0]
-    if label not in store.labels.columns:
-        raise LayerScopeError(f"no label column '{label}'; this dataset has {', '.join(store.labels.columns)}.")
-    y = store.labels[label].to_numpy()
+    y = store.label_values(label)
     train, _ = split_memory(y, args.test_size, args.seed)
     t0 = time.time()
     index = store_index(store, block, args.metric, args.index, rows=train, random_state=args.seed,

@@ -172,6 +172,14 @@ class Store:
                             else read_labels(self.path / self.manifest["rows"]["file"]))
         return self._labels.copy(deep=False)  # copy-on-write: a caller's edit never reaches the store
 
+    def label_values(self, label: str) -> np.ndarray:
+        """One label column as an array; a column the dataset does not have is a LayerScopeError
+        naming the columns it has (the one check every command and cached analysis makes)."""
+        labels = self.labels
+        if label not in labels.columns:
+            raise LayerScopeError(f"no label column '{label}'; this dataset has {', '.join(labels.columns)}.")
+        return labels[label].to_numpy()
+
     @property
     def failures(self) -> list[dict[str, str]]:
         return list(self.manifest.get("failures", []))

@@ -102,15 +102,14 @@ def cached_clustering(store, block: int, label: str, reducer: str = "umap", n_co
     from analysis.probes.chance import agreement_intervals
     from analysis.probes.clustering import cluster_block
 
-    if label not in store.labels.columns:
-        raise LayerScopeError(f"no label column '{label}'; this dataset has {', '.join(store.labels.columns)}.")
+    y = store.label_values(label)  # an unknown column is an error before anything is computed or cached
     parts = {"store": store.key, "block": int(block), "label": label, "reducer": reducer, "d": int(n_components),
              "nn": int(n_neighbors) if reducer == "umap" else None, "mcs": min_cluster_size,
              "seed": int(random_state), "n_boot": int(n_boot), "code": _code_hash(), "v": 1}
 
     def compute() -> dict[str, np.ndarray]:
         E = cluster_space(store, block, reducer, n_components, n_neighbors, random_state)
-        r = cluster_block(store.descriptors(block), store.labels[label].to_numpy(), embedding=E,
+        r = cluster_block(store.descriptors(block), y, embedding=E,
                           min_cluster_size=min_cluster_size, random_state=random_state)
         ci = agreement_intervals(r.codes, r.clusters, n_boot=n_boot, random_state=random_state)
         return {"clusters": r.clusters, "ari": np.array(r.ari), "ami": np.array(r.ami), "silhouette": np.array(r.silhouette),
@@ -147,13 +146,12 @@ def cached_block_report(
     store, label: str, *, progress: Progress | None = None, **params
 ) -> BlockReport:
     """block_report over every block of `store` for one label column, cached on disk."""
-    if label not in store.labels.columns:
-        raise LayerScopeError(f"no label column '{label}'; this dataset has {', '.join(store.labels.columns)}.")
+    y = store.label_values(label)  # an unknown column is an error before anything is computed or cached
     full = resolved_params(**params)
     computed = {**full, "primary": "knn"}  # always computed; the cached report recommends by kNN
 
     def compute() -> dict:
-        r = block_report(store.block_arrays(), store.labels[label].to_numpy(), label=label, progress=progress,
+        r = block_report(store.block_arrays(), y, label=label, progress=progress,
                          embeddings=_Spaces(store, full) if full["clustering"] else None, **computed)
         return report_to_json(r)
 
