@@ -72,7 +72,9 @@ def warm_pages(pages: list[str] | None = None, session_state: dict | None = None
             at = AppTest.from_file(str(APP), default_timeout=timeout)
             for k, v in (session_state or {}).items():
                 at.session_state[k] = v
-            at.run()
+            # Straight to the page: a first run on the default page would run Data & model once per
+            # warmed page. Pages keep their file-derived url paths, which is what AppTest matches
+            # before a first run.
             at.switch_page(page).run()
             if page == TOUR:
                 for _ in range(TOUR_STEPS - 1):
