@@ -106,8 +106,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
     import pandas as pd
     from tqdm import tqdm
 
-    from analysis.cli_scale import open_data
-    from analysis.descriptors.extract import extract
+    from analysis.cli_scale import descriptors_with_bar, open_data
     from analysis.models.model import load_model
     from analysis.probes.report_store import cached_block_report, long_table, summary_table
 
@@ -115,9 +114,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
     _check_device(args.device)
     ds = open_data(args.data, args.verify)
     model = load_model(args.model, weights=args.weights, device=args.device)
-    bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # instant when cached
-    store = extract(model, ds, progress=lambda d, n, _note="": bar.update(d - bar.n))
-    bar.close()
+    store = descriptors_with_bar(model, ds)
     labels = args.label or list(store.labels.columns)
     settings = {"n_splits": args.folds, "linear": args.linear, "n_queries": args.queries, "n_boot": args.boot,
                 "random_state": args.seed, "clustering": not args.no_clustering, "reducer": args.reducer}

@@ -13,20 +13,13 @@ from analysis.errors import LayerScopeError
 def _stores(models: list[str], data: str, device: str | None, weights: str | None = None,
             verify: bool = False) -> dict:
     """Descriptors of every model on one dataset (computed and cached when missing)."""
-    from tqdm import tqdm
-
-    from analysis.cli_scale import open_data
-    from analysis.descriptors.extract import extract
+    from analysis.cli_scale import descriptors_with_bar, open_data
     from analysis.models.model import load_model
 
     ds = open_data(data, verify)
-    out = {}
-    for name in models:
-        model = load_model(name, weights=weights if name == models[0] else None, device=device)
-        bar = tqdm(total=len(ds), desc=f"descriptors {name}", unit="img", disable=None)
-        out[name] = extract(model, ds, progress=lambda d, n, _note="", bar=bar: bar.update(d - bar.n))
-        bar.close()
-    return out
+    return {name: descriptors_with_bar(load_model(name, weights=weights if name == models[0] else None, device=device),
+                                       ds, f"descriptors {name}")
+            for name in models}
 
 
 def _print(df, title: str) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: the CLI imports its heavy modules when a command runs
     from analysis.data.datasets import Dataset
+    from analysis.descriptors.store import Store
+    from analysis.models.model import Model
     from analysis.progress import Progress
 
 
@@ -44,6 +46,20 @@ def open_data(spec: str, verify: bool = False, progress: Progress | None = None)
     return ds
 
 
+def descriptors_with_bar(model: Model, ds: Dataset, desc: str = "descriptors") -> Store:
+    """extract() (instant when the entry is cached) with a progress bar: the commands that read
+    descriptors call this; `precompute` has its own bar with its speed and engine options."""
+    from tqdm import tqdm
+
+    from analysis.descriptors.extract import extract
+
+    bar = tqdm(total=len(ds), desc=desc, unit="img", disable=None)
+    try:
+        return extract(model, ds, progress=lambda d, n, _note="": bar.update(d - bar.n))
+    finally:
+        bar.close()
+
+
 def _store(args: argparse.Namespace):
     """The cache entry to work on: a synthetic one (--synthetic N) or model × data (extracted if needed)."""
     if getattr(args, "synthetic", None):
@@ -55,17 +71,11 @@ def _store(args: argparse.Namespace):
         store = synthetic_store(args.synthetic, args.dim, args.classes, progress=lambda d, n, _note="": bar.update(d - bar.n))
         bar.close()
         return store
-    from tqdm import tqdm
-
-    from analysis.descriptors.extract import extract
     from analysis.models.model import load_model
 
     ds = open_data(args.data, args.verify)
     model = load_model(args.model, weights=args.weights, device=args.device)
-    bar = tqdm(total=len(ds), desc="descriptors", unit="img", disable=None)  # instant when cached
-    store = extract(model, ds, progress=lambda d, n, _note="": bar.update(d - bar.n))
-    bar.close()
-    return store, model
+    return descriptors_with_bar(model, ds), model
 
 
 def _cmd_memory(args: argparse.Namespace) -> None:
