@@ -106,10 +106,20 @@ def paired_distances(A: np.ndarray, B: np.ndarray, metric: str = "euclidean") ->
     return np.clip(1.0 - (A * B).sum(axis=1) / denom, 0.0, 2.0)
 
 
+# Distance blocks from this many entries use the compiled selection (analysis/probes/topk.py),
+# for k up to this (its sorted buffer costs O(k) per admitted entry).
+_COMPILED_MIN_SIZE = 1 << 20
+_COMPILED_MAX_K = 256
+
+
 def lex_topk(D: np.ndarray, k: int) -> np.ndarray:
     """Per row, the k column indices with the smallest values, ordered by (value, index)."""
     n = D.shape[1]
     k = min(k, n)
+    if D.size >= _COMPILED_MIN_SIZE and k <= _COMPILED_MAX_K:
+        from analysis.probes.topk import lex_topk_rows  # numba: imported when first needed
+
+        return lex_topk_rows(np.ascontiguousarray(D), k).astype(np.intp, copy=False)
     part = np.argpartition(D, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(D), 1))
     vals = np.take_along_axis(D, part, axis=1)
     order = np.lexsort((part, vals), axis=1)
@@ -319,6 +329,7 @@ class _EuclideanScreen:
         self.M = M
         self.mm = np.concatenate([np.einsum("ij,ij->i", c, c) for c in _float64_chunks(M)])
         self.nm = np.sqrt(self.mm)
+        self.M_c = np.ascontiguousarray(M)  # the compiled screen reads candidate rows from it
         self._exact: _Memory | None = None
 
     def exact(self) -> _Memory:
@@ -333,9 +344,7 @@ class _EuclideanScreen:
         qq = np.einsum("ij,ij->i", Q64, Q64)
         nq, nm_max = np.sqrt(qq), float(self.nm.max())
         dt = S.dtype
-        A = S * self.nm.astype(dt)[None, :]  # screened squared distance minus |q|²
-        A *= (-2.0 * nq).astype(dt)[:, None]
-        A += self.mm.astype(dt)[None, :]
+        # Screened value A = (S · |m|) · (−2|q|) + |m|², in S's dtype: squared distance minus |q|².
         # |A - (exact - |q|²)|: the normalised product (GEMM over dim terms + both normalisations,
         # each within (dim + 2) u relative), the three dtype operations on terms up to
         # 2|q||m| + |m|², and the float64 formula's own rounding; times 1.25 for safety.
@@ -343,19 +352,17 @@ class _EuclideanScreen:
         eps = 1.25 * (2 * nq * nm_max * (3 * dim + 10) * u + 4 * u * (2 * nq * nm_max + nm_max**2)
                       + 2 * (dim + 8) * u64 * (nq + nm_max) ** 2)
         m = min(n, 2 * need + 8)
-        part = np.argpartition(A, m - 1, axis=1)[:, :m] if m < n else np.tile(np.arange(n), (len(Q), 1))
-        a = np.take_along_axis(A, part, axis=1)
-        limit = np.partition(a, need - 1, axis=1)[:, need - 1].astype(np.float64) + 2 * eps
-        ok = a.max(axis=1) > limit  # every row outside part is at least as far as part's farthest
-        order = np.empty((len(Q), need), dtype=np.intp)
-        vals = np.empty((len(Q), need), dtype=np.float64)
-        okr = np.flatnonzero(ok)
-        step = max(1, 2**22 // (m * dim))  # gathered candidate rows per batch (~32 MB float64)
-        for b in range(0, len(okr), step):
-            rr = okr[b : b + step]
-            order[rr], vals[rr] = self._exact_top(Q64[rr], qq[rr], part[rr], need)
-        for i in np.flatnonzero(~ok):  # a dense neighbourhood: all rows within the bound
-            cand = np.flatnonzero(A[i] <= limit[i])
+        from analysis.probes.topk import screened_euclidean  # numba: imported when first needed
+
+        c32, nm32, mm32 = (-2.0 * nq).astype(dt), self.nm.astype(dt), self.mm.astype(dt)
+        order, vals, dense = screened_euclidean(
+            np.ascontiguousarray(S), nm32, c32, mm32, np.ascontiguousarray(eps, dtype=np.float64),
+            np.ascontiguousarray(Q), self.M_c, qq, self.mm, need, m)
+        order = order.astype(np.intp, copy=False)
+        for i in np.flatnonzero(dense):  # a dense neighbourhood: every row within the bound is a candidate
+            A = (S[i] * nm32) * c32[i] + mm32
+            limit = float(np.partition(A, need - 1)[need - 1]) + 2 * eps[i]
+            cand = np.flatnonzero(A <= limit)
             order[i], vals[i] = (x[0] for x in self._exact_top(Q64[i : i + 1], qq[i : i + 1], cand[None, :], need))
         sets = _sets_from_order(order, vals, ks, lambda i, k: order[i, :k])
         tied = np.flatnonzero(np.any([vals[:, k - 1] == vals[:, k] for k in ks if k < need], axis=0))

@@ -5,6 +5,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from threadpoolctl import threadpool_limits
 
 import analysis.probes.neighbours as nb
+import analysis.probes.topk as topk
 from analysis.probes.classifiers import knn_cv
 from analysis.probes.folds import plan_folds
 
@@ -42,9 +43,14 @@ def assert_knn_cv_equals_sklearn(X, y, metrics=("euclidean", "cosine")):
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Records the candidate widths the screen re-checked exactly, and which rows fell back to full rows."""
-    seen = {"widths": [], "full_rows": 0}
-    top, exact = nb._EuclideanScreen._exact_top, nb._EuclideanScreen.exact
+    """Records the compiled screen's calls, the candidate widths of rows re-checked in Python (dense
+    neighbourhoods), and which rows fell back to full rows."""
+    seen = {"screened": 0, "widths": [], "full_rows": 0}
+    top, exact, screened = nb._EuclideanScreen._exact_top, nb._EuclideanScreen.exact, topk.screened_euclidean
+
+    def counting_screen(*args):
+        seen["screened"] += 1
+        return screened(*args)
 
     def exact_top(self, Q64, qq, cand, need):
         seen["widths"].append(cand.shape[1])
@@ -57,6 +63,7 @@ def spy(monkeypatch):
 
     monkeypatch.setattr(nb._EuclideanScreen, "_exact_top", exact_top)
     monkeypatch.setattr(nb._EuclideanScreen, "exact", counting_exact)
+    monkeypatch.setattr(topk, "screened_euclidean", counting_screen)
     return seen
 
 
@@ -64,19 +71,19 @@ def spy(monkeypatch):
 def test_screened_sets_equal_the_exact_sets_on_continuous_descriptors(seed, spy):
     X, _ = clustered(seed)
     assert_same_sets(X[100:], X[:400])
-    assert spy["widths"] and spy["full_rows"] == 0  # the screen ran, and no row needed the full row
+    assert spy["screened"] and spy["full_rows"] == 0  # the screen ran, and no row needed the full row
 
 
 def test_screened_knn_cv_predicts_like_sklearn_brute_on_the_folds(spy):
     X, y = clustered(3, n=420)
     assert_knn_cv_equals_sklearn(X, y)
-    assert spy["widths"]  # training folds of 336 rows x 160 channels take the screened path
+    assert spy["screened"]  # training folds of 336 rows x 160 channels take the screened path
 
 
 def test_screened_euclidean_alone_and_float64_input_match_sklearn(spy):
     X, y = clustered(4, n=400, dtype=np.float64)
     assert_knn_cv_equals_sklearn(X, y, metrics=("euclidean",))
-    assert spy["widths"]
+    assert spy["screened"]
 
 
 def test_duplicate_rows_tie_and_are_redone_on_the_full_row(spy):
@@ -107,4 +114,4 @@ def test_dense_neighbourhoods_widen_the_candidates_and_stay_exact(spy):
 def test_small_inputs_take_the_exact_path(spy):
     X, y = clustered(8, n=200, d=8)
     assert_same_sets(X[:50], X[50:])
-    assert spy["widths"] == []
+    assert spy["screened"] == 0 and spy["widths"] == []
