@@ -13,10 +13,13 @@ UMAP-5 + HDBSCAN, 500 queries for P@10, 1000 bootstrap resamples), on efficientn
   reduced spaces are deleted first), in a fresh process, with its peak resident memory
   (``resource.getrusage`` maxrss of that process: model + descriptors + report);
 * warm: the same call again (the report is read from disk);
-* other label: a second label column right after (the per-block reduced spaces are shared).
+* other label: a second label column right after (the per-block reduced spaces are shared);
+* label cold: a fresh process again, with the per-block reduced spaces (UMAP-5 of every block,
+  which do not depend on the labels) left on disk and the reports deleted: what one label
+  column costs once `precompute` or a first report has reduced each block.
 
 Last line exactly:
-report_scale: n=<N> blocks=<B> label=<L> cold_s=<C> warm_s=<W> other_label_s=<O> peak_rss_mb=<M>
+report_scale: n=<N> blocks=<B> label=<L> cold_s=<C> label_cold_s=<S> warm_s=<W> other_label_s=<O> peak_rss_mb=<M>
 """
 from __future__ import annotations
 
@@ -56,17 +59,16 @@ def _settings() -> dict:
             "clustering": True, "reducer": "umap"}
 
 
-def _forget(store, labels: list[str]) -> int:
-    """Delete this store's cached reports, clusterings and reduced spaces: the next report is cold."""
+def _forget(store, labels: list[str], spaces: bool = True) -> int:
+    """Delete this store's cached reports (and, with spaces, the per-block reduced spaces): the next report is cold."""
     from analysis.descriptors.results_cache import result_path
-    from analysis.probes.report_store import _report_parts, resolved_params
+    from analysis.probes.report_store import _report_parts, cluster_space_path, resolved_params
 
     full = resolved_params(**_settings())
     paths = [result_path("block_report", _report_parts(store, lab, full), ".json") for lab in labels]
-    for b in store.blocks:
-        paths.append(result_path("reduced_space", {
-            "store": store.key, "block": int(b.index), "reducer": "umap", "d": full["n_components"],
-            "nn": full["n_neighbors"], "min_dist": 0.0, "seed": full["random_state"], "v": 1}, ".npz"))
+    if spaces:
+        paths += [cluster_space_path(store, b.index, "umap", full["n_components"], full["n_neighbors"],
+                                     full["random_state"]) for b in store.blocks]
     removed = 0
     for p in paths:
         if p.is_file():
@@ -81,7 +83,7 @@ def child(args: argparse.Namespace) -> None:
 
     _, _, store = _open(args.data, args.model, verbose=False)
     labels = [args.label] + [c for c in store.labels.columns if c != args.label][:1]
-    _forget(store, labels)
+    _forget(store, labels, spaces=not args.keep_spaces)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {"n": store.n, "blocks": len(store.blocks), "rss_before_mb": rss_before}
     if args.profile:
@@ -119,6 +121,7 @@ def main() -> None:
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--keep-spaces", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args)
@@ -129,22 +132,31 @@ def main() -> None:
     if args.build_only:
         return
     cmd = [sys.executable, __file__, "--child", "--data", args.data, "--model", args.model, "--label", args.label]
-    proc = subprocess.run(cmd + (["--profile"] if args.profile else []), capture_output=True, text=True)
-    sys.stderr.write(proc.stderr)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        sys.exit(f"report child failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}")
-    r = json.loads(lines[-1][len("RESULT "):])
-    print(f"cold report (fresh process, no results cached): {r['cold_s']:.1f} s; peak RSS {r['peak_rss_mb']:.0f} MB "
-          f"({r['rss_before_mb']:.0f} MB before the report: model + descriptors)")
+    r = _run_child(cmd + (["--profile"] if args.profile else []))
+    print(f"cold report (fresh process, nothing cached but the descriptors): {r['cold_s']:.1f} s; peak RSS "
+          f"{r['peak_rss_mb']:.0f} MB ({r['rss_before_mb']:.0f} MB before the report: model + descriptors)")
     print(f"warm (read from disk): {r['warm_s']:.3f} s")
     if "other_label_s" in r:
         print(f"a second label column ({r['other_label']}; reduced spaces cached): {r['other_label_s']:.1f} s")
     if "recommendation" in r:
         print("  " + r["recommendation"])
+    # The per-block reduced spaces do not depend on the labels: `precompute` / the first report
+    # computes them once per block. What one label column then costs, in a fresh process:
+    s = _run_child(cmd + ["--keep-spaces"])
+    print(f"one label column, per-block reduced spaces on disk (fresh process): {s['cold_s']:.1f} s; "
+          f"peak RSS {s['peak_rss_mb']:.0f} MB")
     print(f"report_scale: n={r['n']} blocks={r['blocks']} label={args.label} cold_s={r['cold_s']:.1f} "
-          f"warm_s={r['warm_s']:.3f} other_label_s={r.get('other_label_s', float('nan')):.1f} "
-          f"peak_rss_mb={r['peak_rss_mb']:.0f}")
+          f"label_cold_s={s['cold_s']:.1f} warm_s={r['warm_s']:.3f} other_label_s={r.get('other_label_s', float('nan')):.1f} "
+          f"peak_rss_mb={max(r['peak_rss_mb'], s['peak_rss_mb']):.0f}")
+
+
+def _run_child(cmd: list[str]) -> dict:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stderr.write(proc.stderr)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        sys.exit(f"report child failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
 
 
 if __name__ == "__main__":

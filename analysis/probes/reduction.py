@@ -14,6 +14,10 @@ from analysis.errors import LayerScopeError
 from analysis.probes.neighbours import METRICS
 
 REDUCERS = ("umap", "pca")
+# UMAP computes the kNN graph exactly below this many rows and with pynndescent (approximate, and
+# ~25-40 s of numba JIT once per process) from it on. `reduce` hands UMAP an exact graph from
+# there on too, so every size gets the same exact graph and a 10 000-image report skips the JIT.
+UMAP_SMALL_DATA = 4096
 # UMAP accepts more metrics than the kNN probes (neighbours.METRICS); the shared ones come first.
 UMAP_METRICS = METRICS + ("manhattan", "correlation")
 # Warnings umap emits for our deliberate settings (seeded => one thread; precomputed kNN => no
@@ -109,10 +113,13 @@ def reduce(
     min_dist: float = 0.0,
     random_state: int,
 ) -> np.ndarray:
-    """Embed X to n_components dims with UMAP or PCA (PCA capped at min(n, d))."""
+    """Embed X to n_components dims with UMAP (on an exact kNN graph at every size) or PCA
+    (capped at min(n, d))."""
     if method == "umap":
+        exact = np.iinfo(np.int64).max if len(X) >= UMAP_SMALL_DATA else 0  # below: UMAP's own exact graph
         return fit_umap(
-            X, n_components, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state
+            X, n_components, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state,
+            exact_knn_max_n=exact,
         ).embedding_.astype(np.float64)
     if method == "pca":
         k = min(int(n_components), X.shape[0], X.shape[1])

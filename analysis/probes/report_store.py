@@ -72,16 +72,28 @@ def report_from_json(d: dict) -> BlockReport:
                        chance=dict(d.get("chance", {})), at_chance=list(d.get("at_chance", [])))
 
 
+def _space_parts(store, block: int, reducer: str, n_components: int, n_neighbors: int, min_dist: float,
+                 random_state: int) -> dict:
+    return {"store": store.key, "block": int(block), "reducer": reducer, "d": int(n_components),
+            "nn": int(n_neighbors) if reducer == "umap" else None, "min_dist": float(min_dist),
+            "seed": int(random_state), "v": 2}  # v2: UMAP on an exact kNN graph from 4096 rows on
+
+
 def reduced_space(store, block: int, reducer: str = "umap", n_components: int = 5, n_neighbors: int = 15,
                   min_dist: float = 0.1, random_state: int = 0) -> np.ndarray:
     """One block's descriptors reduced with `reduction.reduce`, kept on disk per (entry, block,
     settings). It does not depend on the labels, so every label column and page shares it."""
-    parts = {"store": store.key, "block": int(block), "reducer": reducer, "d": int(n_components),
-             "nn": int(n_neighbors) if reducer == "umap" else None, "min_dist": float(min_dist),
-             "seed": int(random_state), "v": 1}
+    parts = _space_parts(store, block, reducer, n_components, n_neighbors, min_dist, random_state)
     return cached_arrays("reduced_space", parts, lambda: {"E": reduce(
         store.descriptors(block), reducer, int(n_components), n_neighbors=int(n_neighbors), min_dist=float(min_dist),
         random_state=int(random_state))})["E"]
+
+
+def cluster_space_path(store, block: int, reducer: str = "umap", n_components: int = 5, n_neighbors: int = 15,
+                       random_state: int = 0) -> Path:
+    """Where cluster_space keeps one block's reduced space on disk (present or not)."""
+    return result_path("reduced_space", _space_parts(store, block, reducer, n_components, n_neighbors, 0.0,
+                                                     random_state), ".npz")
 
 
 def cluster_space(store, block: int, reducer: str = "umap", n_components: int = 5, n_neighbors: int = 15,
