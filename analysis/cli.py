@@ -79,7 +79,7 @@ def _cmd_precompute(args: argparse.Namespace) -> None:
         from analysis.descriptors.ray_runner import extract_ray
 
         store = extract_ray(model, ds, address=args.address, batch_size=args.batch_size, weights=args.weights,
-                            progress=lambda d, n, _note="": bar.update(d - bar.n))
+                            writers=args.ray_writers, progress=lambda d, n, _note="": bar.update(d - bar.n))
     else:
         store = extract(model, ds, batch_size=args.batch_size, precision=args.precision, engine=args.engine,
                         progress=lambda d, n, _note="": bar.update(d - bar.n))
@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local: this process; ray: Ray Data + an actor pool (fp32 torch), same cache entry")
     pc.add_argument("--address", default=None, help="with --runner ray: a Ray cluster to join ('auto'); default: "
                     "start a local Ray")
+    pc.add_argument("--ray-writers", choices=["auto", "driver"], default="auto",
+                    help="with --runner ray: auto = each actor writes its shards into the cache when it sees the "
+                    "cache folder (this machine or a shared file system), else sends them to the driver; "
+                    "driver = the driver writes every shard")
     add_verify(pc)
     pc.add_argument("--warm", action="store_true", help="also compute what the pages and the Tour show first "
                     "(block report of every label column, UMAP maps, GridCut layouts, the Tour's unit image)")

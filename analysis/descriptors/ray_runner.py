@@ -1,11 +1,14 @@
 """Extraction on Ray: the same cache entry as analysis.descriptors.extract, computed by a Ray cluster.
 
-Ray Data reads the image list, decodes + preprocesses in CPU tasks (the one image loader and the
-model's own transform), runs the network in an actor pool (one GPU per actor where the cluster has
-GPUs, CPU actors otherwise; fp32 torch engine), and the driver writes the rows into the `.partial`
-entry's block files. The rows are split in shards; a shard is recorded in progress.json once all its
-rows are on disk, so an interrupted run resumes with the shards still missing. The entry is then
-finalised exactly as a local run finalises it (same key, same files, same manifest).
+Ray Data reads the list of row shards (`descriptors/shards.py`, SHARD_ROWS images each), decodes +
+preprocesses each shard in CPU tasks (the one image loader and the model's own transform), and runs
+the network in an actor pool (one GPU per actor where the cluster has GPUs, CPU actors otherwise;
+fp32 torch engine). Each actor writes its shards' rows straight into the `.partial` entry's block
+files with a `ShardWriter` and marks the shard done — many writers, one entry — when it can see that
+entry (this machine, or a file system every node shares: checked by a token the driver writes);
+otherwise it sends the rows back and the driver writes them. An interrupted run resumes with the
+shards that have no marker. The entry is then finalised exactly as a local run finalises it (same
+key, same files, same manifest).
 
 `ray.init(address=None)` starts a local Ray on this machine; `address="auto"` joins the cluster this
 machine is part of (`ray start --head` / `ray start --address …`): every node then needs LayerScope
@@ -14,6 +17,7 @@ installed (`pip install -e .`) and the images at the same path.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -22,19 +26,21 @@ import numpy as np
 
 from analysis.atomic import write_json_atomic
 from analysis.data.datasets import Dataset
+from analysis.descriptors import shards
 from analysis.descriptors.extract import read_progress
 from analysis.descriptors.lock import entry_lock
-from analysis.descriptors.rowfile import RowFiles
 from analysis.descriptors.store import Store, descriptor_key_parts, entry_dir, open_entry
 from analysis.errors import LayerScopeError
 from analysis.models.model import Model
 from analysis.progress import Progress, report
 
-SHARD_ROWS = 256
+SHARD_ROWS = 128  # images per shard: one decode task, one actor call, one marker (~77 MB of 224-px input)
+WRITERS = ("auto", "driver")
 
 
 class _Decode:
-    """CPU task: paths -> normalised (n, 3, H, W) float32 images (zeros + the error for unreadable files)."""
+    """CPU task: one shard {start, stop, paths} -> its normalised (rows, 3, H, W) float32 images (zeros +
+    the error for unreadable files)."""
 
     def __init__(self, data_config: dict):
         from timm.data import create_transform
@@ -45,31 +51,67 @@ class _Decode:
     def __call__(self, batch: dict) -> dict:
         from analysis.data.images import load_image
 
-        xs, errs = [], []
-        for p in batch["path"]:
-            try:
-                xs.append(self.transform(load_image(str(p)).convert("RGB")).numpy())
-                errs.append("")
-            except Exception as exc:  # each bad file is reported by name; the rest go on
-                xs.append(np.zeros((3, self.size, self.size), dtype=np.float32))
-                errs.append(str(exc))
-        return {"row": np.asarray(batch["row"]), "x": np.stack(xs).astype(np.float32), "error": np.asarray(errs)}
+        out = {"start": [], "stop": [], "x": [], "error": []}
+        for start, stop, paths in zip(batch["start"], batch["stop"], batch["paths"]):
+            xs, errs = [], []
+            for p in paths:
+                try:
+                    xs.append(self.transform(load_image(str(p)).convert("RGB")).numpy())
+                    errs.append("")
+                except Exception as exc:  # each bad file is reported by name; the rest go on
+                    xs.append(np.zeros((3, self.size, self.size), dtype=np.float32))
+                    errs.append(str(exc))
+            out["start"].append(int(start))
+            out["stop"].append(int(stop))
+            out["x"].append(np.stack(xs).astype(np.float32))
+            out["error"].append(json.dumps(errs))
+        return {k: (np.asarray(v) if k != "x" else _ragged(v)) for k, v in out.items()}
+
+
+def _ragged(arrays: list[np.ndarray]) -> np.ndarray:
+    """Shards of unequal length (the last one) in one column: an object array of arrays."""
+    col = np.empty(len(arrays), dtype=object)
+    col[:] = arrays
+    return col
 
 
 class _Embed:
-    """Actor: one model per actor (loaded once), pooled descriptors of every block per batch."""
+    """Actor: one model per actor (loaded once); per shard, the pooled descriptors of every block,
+    written into the partial entry by this actor when it can see it (the driver's token matches),
+    else returned for the driver to write."""
 
-    def __init__(self, name: str, weights: str | None, device: str):
+    def __init__(self, name: str, weights: str | None, device: str, batch_size: int, folder: str, token: str,
+                 blocks: list[tuple[int, int]], n: int):
         from analysis.descriptors.engines.torch_engine import TorchEngine
         from analysis.models.model import load_model
 
         self.engine = TorchEngine(load_model(name, weights=weights, device=device), "fp32")
+        self.batch_size = batch_size
+        self.writer = None
+        try:
+            if token and (Path(folder) / "coordinator.json").read_text() == token:
+                self.writer = shards.ShardWriter(Path(folder), [tuple(b) for b in blocks], n)
+        except (OSError, LayerScopeError):
+            self.writer = None  # another machine without the shared folder: the driver writes
 
     def __call__(self, batch: dict) -> dict:
         import torch
 
-        feats = self.engine(torch.from_numpy(np.ascontiguousarray(batch["x"])))
-        return {"row": batch["row"], "error": batch["error"], **{f"block_{i}": a for i, a in feats.items()}}
+        out: dict[str, list] = {"start": [], "stop": [], "error": [], "written": [], "feats": []}
+        for start, stop, x, err in zip(batch["start"], batch["stop"], batch["x"], batch["error"]):
+            x = np.ascontiguousarray(x)
+            parts = [self.engine(torch.from_numpy(x[i:i + self.batch_size])) for i in range(0, len(x), self.batch_size)]
+            feats = {b: np.concatenate([p[b] for p in parts]) for b in parts[0]}
+            errors = {int(start) + i: e for i, e in enumerate(json.loads(str(err))) if e}
+            if self.writer is not None:
+                self.writer.write(int(start), feats, errors)
+            out["start"].append(int(start))
+            out["stop"].append(int(stop))
+            out["error"].append(json.dumps({str(k): v for k, v in errors.items()}))
+            out["written"].append(self.writer is not None)
+            out["feats"].append(None if self.writer is not None else {int(b): a for b, a in feats.items()})
+        return {"start": np.asarray(out["start"]), "stop": np.asarray(out["stop"]), "error": np.asarray(out["error"]),
+                "written": np.asarray(out["written"]), "feats": _ragged(out["feats"])}
 
 
 def extract_ray(
@@ -82,11 +124,16 @@ def extract_ray(
     num_cpus: int | None = None,
     weights: str | None = None,
     progress: Progress | None = None,
+    writers: str = "auto",
 ) -> Store:
     """Compute (or reuse) the descriptors of `dataset` under `model` on Ray; returns the cache entry.
 
     `model` is loaded here only for its blocks / key / preprocessing; every actor loads its own copy
-    by name (`weights`: the same local weights file, reachable on every node)."""
+    by name (`weights`: the same local weights file, reachable on every node). writers: "auto" (each
+    actor writes its shards when it sees the partial entry, else the driver does) or "driver" (the
+    driver writes every shard: for clusters whose nodes do not share the cache folder)."""
+    if writers not in WRITERS:
+        raise LayerScopeError(f"writers must be one of {', '.join(WRITERS)}; got {writers!r}.")
     import ray
 
     final = entry_dir(model, dataset)
@@ -107,83 +154,61 @@ def extract_ray(
             store, _ = open_entry(final)
             if store is not None:
                 return store
-            return _compute(ray, model, dataset, final, batch_size, actors, weights, progress)
+            return _compute(ray, model, dataset, final, batch_size, actors, weights, progress, writers)
     finally:
         if started:
             ray.shutdown()
 
 
 def _compute(ray, model: Model, dataset: Dataset, final: Path, batch_size: int, actors: int | None,
-             weights: str | None, progress) -> Store:
+             weights: str | None, progress, writers: str) -> Store:
     from analysis.descriptors.extract import _finalise
 
     n = len(dataset)
     key_parts = descriptor_key_parts(model, dataset)
+    blocks = [(b.index, b.channels) for b in model.blocks]
     tmp = final.with_name(final.name + ".partial")
-    state = read_progress(tmp)
-    if state.get("key_parts") != json.loads(json.dumps(key_parts, default=str)) or "shards_done" not in state:
-        shutil.rmtree(tmp, ignore_errors=True)  # a local run's partial (or another key's): start clean
-        state = {}
-    tmp.mkdir(parents=True, exist_ok=True)
-    shards = [(s, min(n, s + SHARD_ROWS)) for s in range(0, n, SHARD_ROWS)]
-    done_shards = set(state.get("shards_done", []))
-    rows = RowFiles(tmp, [(b.index, b.channels) for b in model.blocks], n, resume=bool(done_shards))
-    if not rows.valid:
-        done_shards, state = set(), {}
-    errors: dict[str, str] = dict(state.get("errors", {}))
-    pending = [i for i in range(len(shards)) if i not in done_shards]
-    left = {i: shards[i][1] - shards[i][0] for i in pending}
+    if read_progress(tmp).get("key_parts") != json.loads(json.dumps(key_parts, default=str)):
+        shutil.rmtree(tmp, ignore_errors=True)  # another key's partial, or a local run's: start clean
+    shards.prepare(tmp, blocks, n)  # keeps the block files and finished shards of an interrupted run
     gpus = ray.cluster_resources().get("GPU", 0)
-    n_actors = actors or max(1, int(gpus) if gpus else min(2, int(ray.cluster_resources().get("CPU", 1))))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    n_actors = actors or max(1, int(gpus) if gpus else min(2, cpus))
     device = "cuda" if gpus else "cpu"
     record = {"engine": "torch", "precision": "fp32", "device": device, "dtype": "fp32", "runner": "ray",
               "ray": ray.__version__, "ray_actors": n_actors, "min_cosine_to_fp32": 1.0}
-
-    def save() -> None:
-        contiguous = 0
-        for i, (s, e) in enumerate(shards):
-            if i not in done_shards:
-                break
-            contiguous = e
-        write_json_atomic(tmp / "progress.json", {
-            "key_parts": key_parts, "rows_done": contiguous, "shards_done": sorted(done_shards),
-            "errors": errors, "engine_record": record})
-
+    write_json_atomic(tmp / "progress.json", {"key_parts": key_parts, "engine_record": record, "runner": "ray"})
+    token = secrets.token_hex(16) if writers == "auto" else ""
+    (tmp / "coordinator.json").write_text(token)  # workers that read this token see this very folder
+    todo = shards.missing(tmp, n, SHARD_ROWS)
     t0 = time.time()
-    if pending:
-        items = [{"row": r, "path": dataset.paths[r]} for i in pending for r in range(*shards[i])]
+    if todo:
+        driver = shards.ShardWriter(tmp, blocks, n)
+        items = [{"start": s, "stop": e, "paths": dataset.paths[s:e]} for s, e in todo]
         data_config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in model.data_config.items()}
-        ds = (ray.data.from_items(items, override_num_blocks=max(1, len(items) // batch_size))
-              .map_batches(_Decode, fn_constructor_kwargs={"data_config": data_config}, batch_size=batch_size,
-                           concurrency=1, batch_format="numpy")
-              .map_batches(_Embed, fn_constructor_kwargs={"name": model.name,
-                                                          "weights": weights, "device": device},
-                           batch_size=batch_size, concurrency=n_actors, num_gpus=1 if gpus else 0,
-                           batch_format="numpy"))
-        finished = n - sum(left.values())
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            r = np.asarray(batch["row"], dtype=np.int64)
-            order = np.argsort(r)
-            r = r[order]
-            runs = np.split(np.arange(len(r)), np.flatnonzero(np.diff(r) != 1) + 1)  # contiguous row ranges
-            for b in model.blocks:
-                a = np.asarray(batch[f"block_{b.index}"])[order]
-                for run in runs:
-                    rows.write(b.index, int(r[run[0]]), a[run])
-            for row, err in zip(r, np.asarray(batch["error"])[order]):
-                if err:
-                    errors[str(int(row))] = str(err)
-            for sid in np.unique(r // SHARD_ROWS):
-                left[int(sid)] -= int((r // SHARD_ROWS == sid).sum())
-            complete = [i for i in np.unique(r // SHARD_ROWS).tolist() if left[i] == 0]
-            if complete:
-                rows.sync()  # rows on disk before progress.json says so
-                done_shards.update(complete)
-                save()
-            finished += len(r)
-            report(progress, finished, n, f"{len(done_shards)} of {len(shards)} shards")
+        ds = (ray.data.from_items(items, override_num_blocks=len(items))
+              .map_batches(_Decode, fn_constructor_kwargs={"data_config": data_config}, batch_size=1,
+                           concurrency=(1, max(1, cpus - n_actors)), batch_format="numpy")
+              .map_batches(_Embed, fn_constructor_kwargs={
+                  "name": model.name, "weights": weights, "device": device, "batch_size": batch_size,
+                  "folder": str(tmp), "token": token, "blocks": blocks, "n": n},
+                  batch_size=1, concurrency=n_actors, num_gpus=1 if gpus else 0, batch_format="numpy"))
+        finished, n_shards = n - sum(e - s for s, e in todo), len(shards.shard_ranges(n, SHARD_ROWS))
+        done = n_shards - len(todo)
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                for start, stop, err, written, feats in zip(batch["start"], batch["stop"], batch["error"],
+                                                            batch["written"], batch["feats"]):
+                    if not written:  # the actor could not see the folder: its rows came back
+                        driver.write(int(start), feats, {int(k): v for k, v in json.loads(str(err)).items()})
+                    finished, done = finished + int(stop) - int(start), done + 1
+                    report(progress, finished, n, f"{done} of {n_shards} shards on disk")
+        finally:
+            driver.close()
     seconds = time.time() - t0
-    rows.close()
-    if len(done_shards) != len(shards):
-        raise LayerScopeError(f"only {len(done_shards)} of {len(shards)} shards were computed; run again to resume.")
+    left = shards.missing(tmp, n, SHARD_ROWS)
+    if left:
+        raise LayerScopeError(f"{len(left)} shards of {len(shards.shard_ranges(n, SHARD_ROWS))} were not computed; "
+                              "run again to resume.")
+    errors = {str(r): e for done in shards.done_shards(tmp).values() for r, e in done.items()}
     return _finalise(model, dataset, tmp, final, key_parts, errors, record, seconds)
