@@ -34,7 +34,7 @@ from analysis.errors import LayerScopeError
 from analysis.models.model import Model
 from analysis.progress import Progress, report
 
-SHARD_ROWS = 128  # images per shard: one decode task, one actor call, one marker (~77 MB of 224-px input)
+SHARD_ROWS = 64  # images per shard: one decode task, one actor call, one marker (~39 MB of 224-px input)
 WRITERS = ("auto", "driver")
 
 
@@ -82,10 +82,13 @@ class _Embed:
 
     def __init__(self, name: str, weights: str | None, device: str, batch_size: int, folder: str, token: str,
                  blocks: list[tuple[int, int]], n: int):
+        import ray
+
         from analysis.descriptors.engines.torch_engine import TorchEngine
         from analysis.models.model import load_model
 
         self.engine = TorchEngine(load_model(name, weights=weights, device=device), "fp32")
+        self.node = ray.get_runtime_context().get_node_id()  # recorded in the provenance: which nodes ran
         self.batch_size = batch_size
         self.writer = None
         try:
@@ -99,8 +102,9 @@ class _Embed:
 
         out: dict[str, list] = {"start": [], "stop": [], "error": [], "written": [], "feats": []}
         for start, stop, x, err in zip(batch["start"], batch["stop"], batch["x"], batch["error"]):
-            x = np.ascontiguousarray(x)
-            parts = [self.engine(torch.from_numpy(x[i:i + self.batch_size])) for i in range(0, len(x), self.batch_size)]
+            # A copy: Ray hands the shard over read-only (zero-copy), which torch.from_numpy warns about.
+            parts = [self.engine(torch.from_numpy(np.array(x[i:i + self.batch_size])))
+                     for i in range(0, len(x), self.batch_size)]
             feats = {b: np.concatenate([p[b] for p in parts]) for b in parts[0]}
             errors = {int(start) + i: e for i, e in enumerate(json.loads(str(err))) if e}
             if self.writer is not None:
@@ -111,7 +115,8 @@ class _Embed:
             out["written"].append(self.writer is not None)
             out["feats"].append(None if self.writer is not None else {int(b): a for b, a in feats.items()})
         return {"start": np.asarray(out["start"]), "stop": np.asarray(out["stop"]), "error": np.asarray(out["error"]),
-                "written": np.asarray(out["written"]), "feats": _ragged(out["feats"])}
+                "written": np.asarray(out["written"]), "node": np.asarray([self.node] * len(out["start"])),
+                "feats": _ragged(out["feats"])}
 
 
 def extract_ray(
@@ -192,19 +197,27 @@ def _compute(ray, model: Model, dataset: Dataset, final: Path, batch_size: int, 
               .map_batches(_Embed, fn_constructor_kwargs={
                   "name": model.name, "weights": weights, "device": device, "batch_size": batch_size,
                   "folder": str(tmp), "token": token, "blocks": blocks, "n": n},
-                  batch_size=1, concurrency=n_actors, num_gpus=1 if gpus else 0, batch_format="numpy"))
+                  batch_size=1, num_gpus=1 if gpus else 0, batch_format="numpy",
+                  # One shard in flight per actor: a shard is seconds of work, so queueing more on the first
+                  # actor that is ready would leave the others idle; actors spread over the nodes.
+                  compute=ray.data.ActorPoolStrategy(size=n_actors, max_tasks_in_flight_per_actor=1),
+                  scheduling_strategy="SPREAD"))
         finished, n_shards = n - sum(e - s for s, e in todo), len(shards.shard_ranges(n, SHARD_ROWS))
         done = n_shards - len(todo)
+        nodes: dict[str, int] = {}
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-                for start, stop, err, written, feats in zip(batch["start"], batch["stop"], batch["error"],
-                                                            batch["written"], batch["feats"]):
+                for start, stop, err, written, feats, node in zip(batch["start"], batch["stop"], batch["error"],
+                                                                  batch["written"], batch["feats"], batch["node"]):
                     if not written:  # the actor could not see the folder: its rows came back
                         driver.write(int(start), feats, {int(k): v for k, v in json.loads(str(err)).items()})
                     finished, done = finished + int(stop) - int(start), done + 1
+                    nodes[str(node)] = nodes.get(str(node), 0) + 1
                     report(progress, finished, n, f"{done} of {n_shards} shards on disk")
         finally:
             driver.close()
+        record.update(ray_nodes=len(nodes), ray_shards_per_node=sorted(nodes.values(), reverse=True),
+                      ray_cluster_nodes=sum(1 for nd in ray.nodes() if nd.get("Alive")))
     seconds = time.time() - t0
     left = shards.missing(tmp, n, SHARD_ROWS)
     if left:
