@@ -1,5 +1,6 @@
-"""Composite pictures for the PNG download buttons: images side by side, a legend strip under
-a picture, and PNG file bytes. Pure numpy / PIL, shared by the layout and channel pages.
+"""Composite pictures: images side by side, a legend strip under a picture, a captioned row of
+thumbnails, and the bytes to send them (PNG for downloads; a data URI or JPEG to show them on a
+page). Pure numpy / PIL, shared by the layout, channel and label-noise pages.
 """
 from __future__ import annotations
 
@@ -28,19 +29,20 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def display_uri(image: np.ndarray, lossless_up_to: int = 1024) -> str:
+def display_uri(image: np.ndarray, lossless_up_to: int = 768, quality: int = 85) -> str:
     """A data URI for showing `image` in the browser: exact PNG up to `lossless_up_to` px on the long
-    side; above it a JPEG (quality 92, no chroma subsampling, so thin coloured borders keep their hue).
-    Measured on the 1536-px GridCut of the 1000 built-in images: 3.6 MB as PNG, 0.9 MB as JPEG, and
-    the page ran 2-3x faster in Chromium, most of it the browser decoding the PNG data URI. Downloads
-    stay PNG."""
+    side; above it a JPEG (`quality`, no chroma subsampling, so thin coloured borders keep their hue).
+    Measured on the GridCut of the 1000 built-in images: at 1024 px (32-px cells) the URI is 2.1 MB as
+    PNG and 0.86 MB as this JPEG (1.2 MB at quality 92); at 1536 px (48-px cells) 2.3 MB as a quality-92
+    JPEG. The browser receives and decodes it on every first visit, so bytes here are page time; the
+    small demo grids (720 px) stay exact. Downloads stay PNG."""
     import base64
 
     a = _checked(image, "display_uri")
     if max(a.shape[:2]) <= lossless_up_to:
         return "data:image/png;base64," + base64.b64encode(png_bytes(a)).decode()
     buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="JPEG", quality=92, subsampling=0)
+    Image.fromarray(a).save(buf, format="JPEG", quality=quality, subsampling=0)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -105,6 +107,79 @@ def legend_strip(
             x += swatch + 6
         draw.text((x, y + swatch // 2), text, fill=(20, 20, 20), font=font, anchor="lm")
     return np.asarray(img, dtype=np.uint8)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 90) -> bytes:
+    """HxWx3 (or HxW grey) uint8 array -> JPEG file contents (photos shown on a page, not downloads)."""
+    buf = io.BytesIO()
+    Image.fromarray(_checked(image, "jpeg_bytes")).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def captioned_row(
+    tiles: Sequence[np.ndarray],
+    captions: Sequence[str],
+    swatches: Sequence[RGB | None] | None = None,
+    gap: int = 4,
+    font_size: int = 12,
+    lines: int = 2,
+    background: RGB = (255, 255, 255),
+    text: RGB = (70, 72, 82),
+) -> np.ndarray:
+    """One picture of a row of thumbnails, each with its caption drawn below it.
+
+    tiles: HxWx3 uint8 images of one size, side by side with `gap` px between them. Each caption is
+    word-wrapped to the tile's width, at most `lines` lines (a longer one ends with "…"), after a
+    small square of `swatches[i]` when given (e.g. the colour of the image's label). A page that
+    shows rows of thumbnails sends one picture per row this way instead of one element per tile:
+    one file for the browser to fetch and lay out."""
+    imgs = [np.asarray(t) for t in tiles]
+    if not imgs:
+        raise LayerScopeError("No tiles to put in a row.")
+    if len(captions) != len(imgs) or (swatches is not None and len(swatches) != len(imgs)):
+        raise LayerScopeError("captioned_row needs one caption (and one swatch, when given) per tile.")
+    h, w = imgs[0].shape[:2]
+    for t in imgs:
+        if t.dtype != np.uint8 or t.shape != (h, w, 3):
+            raise LayerScopeError(f"captioned_row needs {h}x{w}x3 uint8 tiles, got {t.shape} {t.dtype}.")
+    font = _font(font_size)
+    line_h = font_size + 3
+    box = max(6, font_size - 3)  # the swatch square, on the first line
+    out = Image.new("RGB", (len(imgs) * w + gap * (len(imgs) - 1), h + 4 + lines * line_h), tuple(background))
+    draw = ImageDraw.Draw(out)
+    for k, tile in enumerate(imgs):
+        x = k * (w + gap)
+        out.paste(Image.fromarray(np.ascontiguousarray(tile)), (x, 0))
+        colour = None if swatches is None else swatches[k]
+        indent = box + 4 if colour is not None else 0
+        if colour is not None:
+            top = h + 4 + (line_h - box) // 2
+            draw.rectangle([x, top, x + box - 1, top + box - 1], fill=tuple(colour), outline=(90, 90, 90))
+        for j, line in enumerate(_wrap(str(captions[k]), w - indent, w, lines, font, draw)):
+            draw.text((x + (indent if j == 0 else 0), h + 4 + j * line_h), line, fill=tuple(text), font=font)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def _wrap(text: str, first: int, width: int, lines: int, font, draw) -> list[str]:
+    """Greedy word wrap into at most `lines` lines (the first `first` px wide, the others `width`);
+    the last line takes what is left, and a line that does not fit is cut with an ellipsis."""
+    words, out = text.split(), []
+    for i in range(lines):
+        if not words:
+            break
+        limit = first if i == 0 else width
+        fits = lambda s: draw.textlength(s, font=font) <= limit  # noqa: E731
+        line = words.pop(0)
+        while words and fits(f"{line} {words[0]}"):
+            line = f"{line} {words.pop(0)}"
+        if i == lines - 1 and words:
+            line, words = " ".join([line, *words]), []
+        if not fits(line):
+            while line and not fits(line + "…"):
+                line = line[:-1]
+            line = line.rstrip() + "…"
+        out.append(line)
+    return out
 
 
 def stack_with_legend(image: np.ndarray, legend: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@
 - Thumbnails of the dataset (on disk + in process).
 - The linked selection: image indices in st.session_state, keyed by store.key, written by
   either page's plotly selection and highlighted by both.
+- GridCut's cell sizes, and the default one that keeps a first picture light.
 No maths here: everything is computed by `analysis`.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from analysis.layouts import cached
 
 # The cache entries themselves (and their versions) are defined once, in the library.
 from analysis.layouts.cached import MAPS_VERSION, THUMB_SIDE, UMAP_DEFAULTS, Maps  # noqa: F401
+from analysis.layouts.gridcut import grid_shape
 from analysis.layouts.umap_maps import warm_up
 from analysis.probes.clustering import cluster_block, cluster_names
 from analysis.probes.reduction import UMAP_METRICS
@@ -34,6 +36,13 @@ from dashboard.safe_io import show_images
 
 SHARED = "layout_params"
 CLUSTER = "HDBSCAN cluster (on this map)"
+GRID_CELLS = (16, 24, 32, 48, 64)  # GridCut cell sizes offered (px)
+GRID_CELL = 48
+# GridCut's default cell size keeps the first picture within this many pixels a side: a first visit
+# of the 1000 built-in images (32 × 32 cells) sends a 1024-px picture instead of a 1536-px one, about
+# a third of the bytes for the browser to receive and decode (the grid is drawn ~600-750 px wide
+# anyway). Larger cells, sharper when zoomed, are one click on the slider.
+GRID_FIRST_SIDE = 1024
 
 
 def shared() -> dict[str, Any]:
@@ -71,6 +80,13 @@ def colour_choice(store: Store, sel_label: str, page: str, allow_clusters: bool)
         st.session_state.pop(key, None)
     values["sidebar_label"] = sel_label
     return persistent(st.selectbox, "Colour by", "colour", sel_label, page, options=options)
+
+
+def grid_default_cell(n: int) -> int:
+    """GRID_CELL px, or the largest offered size at which the grid of n images fits GRID_FIRST_SIDE px."""
+    side = max(grid_shape(n))
+    fits = [c for c in GRID_CELLS if c <= GRID_CELL and c * side <= GRID_FIRST_SIDE]
+    return fits[-1] if fits else GRID_CELLS[0]
 
 
 def umap_params(page: str) -> dict[str, Any]:

@@ -91,12 +91,14 @@ for label in labels:
 st.subheader("Cost per model")
 cost = cmp.cost.rename(columns={"chosen_blocks": "chosen block(s)", "channels_of_chosen": "channels",
                                 "images_per_second": "img/s at extraction", "extraction_seconds": "extraction s"})
-st.dataframe(cost, hide_index=True, width="stretch", key="cmp_cost")
+# Static tables: a few rows per model need no data grid (a heavy script for the browser to load and draw).
+st.table(cost.style.format({"img/s at extraction": "{:.1f}", "extraction s": "{:.1f}"}, na_rep="—"), hide_index=True)
 st.caption("img/s is what the extraction measured (cache manifest): on the device and precision shown; "
            "re-extract on the same device to compare speed fairly. " + CAMERA)
 shown = ["label", "model", "block", "depth", "channels"] + [c for c in ("knn", "knn_low", "knn_high", "prototype_euclidean",
                                                                         "precision", "logme") if c in t]
-st.dataframe(t[shown], hide_index=True, width="stretch", key="cmp_table")
+st.table(t[shown].style.format("{:.3f}", subset=shown[5:], na_rep="—").format("{:.2f}", subset=["depth"]),
+         hide_index=True, height="content" if len(t) <= 20 else 600)  # many models: scroll
 d1, d2 = st.columns(2)
 with d1:
     download_csv(t, "compare_models", "cmp_dl", label="⬇️ every score (CSV)", index=False)

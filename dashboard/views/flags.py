@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analysis.layouts.palette import colour_map
+from analysis.layouts.thumbnails import thumbnails
+from analysis.pictures import captioned_row, jpeg_bytes
 from analysis.probes.label_noise import RANKINGS, flag_images
 from dashboard.page_links import choice, integer, url_state
 from dashboard.state import guard, require_store
-from dashboard.widgets import download_csv, thumb_row
+from dashboard.widgets import download_csv
 
 BY = {"mistakenness": "kNN disagreement (mistakenness)", "prototype": "far from its class prototype",
       "glosh": "GLOSH outlier (no labels)"}
 METRICS = ["cosine", "euclidean"]
+TILE, GAP, PER_LINE = 80, 4, 11  # thumbnail side and gap (px), tiles per picture: a flag + 10 neighbours
 
 st.header("Label-noise flags")
 sel, model, ds, store = require_store()
@@ -47,8 +51,27 @@ def flags(key: str, label: str, block: int, k: int, metric: str, glosh: bool, _s
     return flag_images(_store.descriptors(block), _store.labels[label].to_numpy(), k=k, metric=metric, glosh=glosh)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def row_picture(key: str, rows: tuple[int, ...], captions: tuple[str, ...], swatches: tuple, _paths: list) -> bytes:
+    """One JPEG of a line of thumbnails with their captions (one file for the browser instead of one
+    image element per thumbnail: 12 flags with 10 neighbours were 132). Unreadable files are grey."""
+    tiles = thumbnails([_paths[i] for i in rows], size=TILE)
+    return jpeg_bytes(captioned_row(list(tiles), captions, list(swatches), gap=GAP), quality=90)
+
+
+def thumb_lines(rows: list[int], captions: list[str], alt: str) -> None:
+    """The thumbnails of `rows` with their captions and label colours, PER_LINE to a picture."""
+    for j in range(0, len(rows), PER_LINE):
+        part = rows[j:j + PER_LINE]
+        pic = row_picture(store.key, tuple(part), tuple(captions[j:j + PER_LINE]),
+                          tuple(colours[str(labels_of[i])] for i in part), store.paths)
+        st.image(pic, caption=alt if j == 0 else None, width=len(part) * (TILE + GAP) - GAP)
+
+
 with guard():
     f = flags(store.key, label, block, k, metric, by == "glosh", store)
+labels_of = store.labels[label].astype(str).to_numpy()
+colours = colour_map(labels_of)  # the square before each caption: its label's colour (named colours as named)
 ranked = f.ranked(by, top=top)
 t = f.table
 st.caption(f"{int((t['mistakenness'] > 0.5).sum())} of {store.n} images have most of their {k} neighbours labelled "
@@ -58,9 +81,9 @@ for _, row in ranked.iterrows():
     score = {"mistakenness": f"mistakenness {row['mistakenness']:.2f}", "prototype": f"z {row['prototype_z']:.1f}",
              "glosh": f"GLOSH {row['glosh']:.2f}"}[by]
     st.markdown(f"**#{i}** · labelled `{row['label']}` · neighbours say `{row['neighbour_label']}` · {score}")
-    nb = f.neighbours[i]
-    thumb_row(store, [i, *nb], [f"#{i} {row['label']} (flagged)"] +
-              [f"#{int(j)} {t.loc[int(j), 'label']}" for j in nb], width=88)
+    nb = [int(j) for j in f.neighbours[i]]
+    thumb_lines([i, *nb], [f"#{i} {row['label']} (flagged)"] + [f"#{j} {t.loc[j, 'label']}" for j in nb],
+                alt=f"#{i} (flagged), then its {len(nb)} nearest neighbours at block {block}, nearest first")
 download_csv(f.ranked(by), f"flags_{label}_block{block}_{by}", "flg_dl", index=False)
 st.caption("A flag is a reason to look, not a verdict: an image can be odd (an unusual photo of its class) "
            "without being mislabelled, and a class that the block does not separate flags many images.")

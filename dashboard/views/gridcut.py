@@ -3,9 +3,12 @@ each other in the grid; thin borders coloured by label, the neighbourhood-preser
 zoom, click a cell for the image, PNG export."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from analysis.layouts.cached import grid_layout as cached_grid_layout
 from analysis.layouts.gridcut import (
@@ -22,6 +25,7 @@ from dashboard.state import guard, require_store
 
 PAGE = "gridcut"
 MAX_SIDE = 4096  # composite side cap (pixels): a bigger picture is slow to send and to draw
+CELLS = list(L.GRID_CELLS)
 MODES = {"GridCut (fast, any size)": "gridcut", "Exact assignment (one global assignment)": "exact"}
 
 st.header("GridCut: the map as a grid of thumbnails")
@@ -46,7 +50,7 @@ def grid_layout(block: str, b_index: int, params: dict, maps: L.Maps, mode: str,
 
 
 def composite(layout_key: tuple, layout: GridLayout, colour: str, values: np.ndarray, cmap: dict, cell: int):
-    """(picture, display data URI, PNG-with-legend bytes) for colour column `colour`, cached in process."""
+    """(picture, display data URI) for colour column `colour`, cached in process."""
     key = (store.key, layout_key, cell, colour, tuple(cmap.items()))
     hit = L.memo("composites", 6).get(key)
     if hit is not None:
@@ -57,16 +61,39 @@ def composite(layout_key: tuple, layout: GridLayout, colour: str, values: np.nda
         pic = render_grid(layout, lambda i: thumbs[i], thumb=cell, border_colours=[cmap[v] for v in values],
                           border=border)
         uri = display_uri(pic)
-        legend = legend_strip(list(cmap), list(cmap.values()), width=max(pic.shape[1], 400), title=f"{colour}:")
-        png = png_bytes(stack_with_legend(pic, legend))
-    out = (pic, uri, png)
+    out = (pic, uri)
     L.memo("composites", 6).put(key, out)
     return out
 
 
+def score(where: DeltaGenerator, label: str, value: str, help: str | None = None) -> None:
+    """A number under its label, as st.metric draws it, but as markdown. st.metric is a lazily loaded
+    element: on a first visit the browser reveals it with the page's other lazily loaded parts once
+    their scripts have come from the server, the plotly chart's 4.7 MB among them (measured with the
+    1000 built-in images: the scores showed after 4-5 s as metrics, after ~1.7 s as markdown, the
+    grid itself after ~4 s either way)."""
+    where.markdown(f"{label}\n\n## {value}", help=help, anchors=False)
+
+
+def png_with_legend(pic: np.ndarray, colour: str, cmap: dict) -> bytes:
+    """The grid with its colour legend below, as PNG file contents (made when the button is clicked)."""
+    legend = legend_strip(list(cmap), list(cmap.values()), width=max(pic.shape[1], 400), title=f"{colour}:")
+    return png_bytes(stack_with_legend(pic, legend))
+
+
+def cells_csv(rc: np.ndarray) -> str:
+    """Row and column of every image, with its labels and path (made when the button is clicked)."""
+    cells = store.labels.copy()
+    cells.insert(0, "image", np.arange(store.n))
+    cells.insert(1, "row", rc[:, 0])
+    cells.insert(2, "col", rc[:, 1])
+    cells["path"] = store.paths
+    return cells.to_csv(index=False)
+
+
 layout_url_state(PAGE, store, sel.label, allow_clusters=False)
 url_state({"mode": choice(f"{PAGE}_mode", list(MODES), show=MODES.get), "compare": flag(f"{PAGE}_compare"),
-           "grouped": flag(f"{PAGE}_grouped"), "cell": choice(f"{PAGE}_cell", [16, 24, 32, 48, 64])})
+           "grouped": flag(f"{PAGE}_grouped"), "cell": choice(f"{PAGE}_cell", CELLS)})
 with guard():
     top = st.columns([3, 2])
     with top[0]:
@@ -92,8 +119,10 @@ with guard():
             help="Uses the colour column as groups: each label gets its own block of the grid where the "
                  "spare cells allow. Off: the grid follows the map only (unsupervised).")
     with opts[2]:
-        cell = st.select_slider("Cell size (px) — sharper when zoomed", [16, 24, 32, 48, 64], value=48,
-                                key=f"{PAGE}_cell")
+        cell = st.select_slider("Cell size (px) — sharper when zoomed", CELLS, value=L.grid_default_cell(n),
+                                key=f"{PAGE}_cell", help=f"Starts at {L.GRID_CELL} px, or less when the grid would "
+                                f"be over {L.GRID_FIRST_SIDE} px a side (quicker to open). The PNG download is "
+                                "drawn at the size chosen here.")
     params = L.umap_params(PAGE)
     maps = L.aligned_maps(store, params)
     group_col = colour if grouped else None
@@ -107,27 +136,27 @@ with guard():
                    f"({layout.rows} × {layout.cols} cells).")
 
     m = st.columns(4)
-    m[0].metric("Neighbourhood preservation", f"{layout.quality:.3f}",
-                help=f"Share of each image's {layout.k} nearest neighbours (in the block's descriptors) that "
-                     f"lie in the {layout.k} cells around it, averaged over images. 1 = perfect.")
+    score(m[0], "Neighbourhood preservation", f"{layout.quality:.3f}",
+          f"Share of each image's {layout.k} nearest neighbours (in the block's descriptors) that lie in the "
+          f"{layout.k} cells around it, averaged over images. 1 = perfect.")
     if layout.exact_quality is not None:
         label = "Exact assignment" if mode == "gridcut" else "This is the exact assignment"
-        m[1].metric(label, f"{layout.exact_quality:.3f}")
+        score(m[1], label, f"{layout.exact_quality:.3f}")
         if mode == "gridcut" and layout.quality_ratio is not None:
-            m[2].metric("GridCut keeps", f"{layout.quality_ratio:.1%}", help="of the exact assignment's score")
+            score(m[2], "GridCut keeps", f"{layout.quality_ratio:.1%}", "of the exact assignment's score")
     else:
-        m[1].metric("Exact assignment", "—", help="Not computed: tick 'Compare with the exact assignment' "
-                    f"(offered up to {EXACT_MAX_N} images).")
-    m[3].metric("Same score in the 2-D map", f"{q_map:.3f}",
-                help="Neighbours taken in the UMAP map instead of the descriptors: what the grid itself "
-                     "loses; the gap to the first number is lost by the 2-D map.")
+        score(m[1], "Exact assignment", "—", "Not computed: tick 'Compare with the exact assignment' "
+              f"(offered up to {EXACT_MAX_N} images).")
+    score(m[3], "Same score in the 2-D map", f"{q_map:.3f}",
+          "Neighbours taken in the UMAP map instead of the descriptors: what the grid itself loses; the gap to "
+          "the first number is lost by the 2-D map.")
     st.caption(f"{layout.rows} × {layout.cols} cells for {n} images · {layout.method} · laid out in "
                f"{layout.seconds:.2f} s · {block} · UMAP n_neighbors={params['n_neighbors']}, "
                f"min_dist={params['min_dist']}, {params['metric']}")
 
     values = store.labels[colour].astype(str).to_numpy(dtype=object)
     cmap = colour_map(values)
-    pic, uri, png = composite(layout_key, layout, colour, values, cmap, eff_cell)
+    pic, uri = composite(layout_key, layout, colour, values, cmap, eff_cell)
     H, W = pic.shape[:2]
     rc = layout.row_col()
     cx, cy = (rc[:, 1] + 0.5) * eff_cell, (rc[:, 0] + 0.5) * eff_cell
@@ -164,15 +193,13 @@ with guard():
     with right:
         L.show_selection(store, PAGE, max_images=24, single=220, many=64)
 
+    # Both files are made when their button is clicked (Streamlit's deferred download): a file handed
+    # over up front is also fetched by the browser as soon as the button is drawn (a 3.5 MB PNG for
+    # the 1000 built-in images), competing with the grid picture on a first visit.
     d = st.columns(3)
-    d[0].download_button("Download the grid (PNG, with legend)", png, file_name=f"gridcut_{block.replace(' ', '')}.png",
-                         mime="image/png", key=f"{PAGE}_png")
-    cells = store.labels.copy()
-    cells.insert(0, "image", np.arange(n))
-    cells.insert(1, "row", rc[:, 0])
-    cells.insert(2, "col", rc[:, 1])
-    cells["path"] = store.paths
-    d[1].download_button("Cell of every image (CSV)", cells.to_csv(index=False), file_name="gridcut_cells.csv",
+    d[0].download_button("Download the grid (PNG, with legend)", partial(png_with_legend, pic, colour, cmap),
+                         file_name=f"gridcut_{block.replace(' ', '')}.png", mime="image/png", key=f"{PAGE}_png")
+    d[1].download_button("Cell of every image (CSV)", partial(cells_csv, rc), file_name="gridcut_cells.csv",
                          mime="text/csv", key=f"{PAGE}_csv")
     for note in layout.notes + maps.notes:
         st.caption(f"ℹ️ {note}")

@@ -89,6 +89,13 @@ with c4:
 weight = c5.slider("Weight w of A", 0.0, 1.0, 0.5, 0.05, key="ret_weight")
 n_show = st.slider("Images per row", 4, 16, 8, key="ret_show")
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def query_names(key: str, _store) -> list[str]:
+    # One label per image for the query picker, made once per store: image_label reads a row of the
+    # labels table, which for the 1000 built-in images was half a second of every run of this page.
+    return [image_label(_store, i) for i in range(_store.n)]
+
+
 source = st.radio("Query image", ["from the dataset", "upload an image"], horizontal=True, key="ret_source")
 query_row: int | None = None
 vectors: dict[int, np.ndarray] | None = None
@@ -96,7 +103,8 @@ if source == "from the dataset":
     if "ret_query" not in st.session_state:
         st.session_state["ret_query"] = int(np.random.default_rng(seed).integers(store.n))
     c1, c2 = st.columns([4, 1])
-    c1.selectbox("Query", range(store.n), format_func=lambda i: image_label(store, i), key="ret_query")
+    names = query_names(store.key, store)
+    c1.selectbox("Query", range(store.n), format_func=names.__getitem__, key="ret_query")
     c2.button("🎲 Random query", key="ret_random", on_click=lambda: st.session_state.update(
         ret_query=int(np.random.default_rng().integers(store.n))))
     query_row = int(st.session_state["ret_query"])
@@ -174,6 +182,6 @@ if col_a != col_b:
                                seed, store)
     st.markdown(f"**Does combining help?** precision@{k} over the same random queries, a hit only when `{col_a}` "
                 f"**and** `{col_b}` both match the query:")
-    st.dataframe(comb.style.format({f"precision@{k} (both labels)": "{:.3f}", "weight": "{:.2f}"}),
-                 hide_index=True, key="ret_combined")
+    # A static table: three rows need no data grid (a heavy script for the browser to load and draw).
+    st.table(comb.style.format({f"precision@{k} (both labels)": "{:.3f}", "weight": "{:.2f}"}), hide_index=True)
     download_csv(comb, f"combined_precision_{col_a}_{col_b}", "ret_dl_comb", index=False)

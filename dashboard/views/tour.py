@@ -60,7 +60,11 @@ def go_to(i: int) -> None:
     st.session_state["tour_step"] = min(max(i, 0), len(STEPS) - 1)
 
 
-st.progress((step + 1) / len(STEPS), text=f"Step {step + 1} of {len(STEPS)}: **{STEPS[step]}**")
+# The step's title as markdown above a bare bar: markdown is drawn as soon as it arrives, while the
+# bar is a lazily loaded element (on a first visit revealed only once the page's other lazily loaded
+# parts, the picture among them, have come from the server).
+st.markdown(f"Step {step + 1} of {len(STEPS)}: **{STEPS[step]}**")
+st.progress((step + 1) / len(STEPS))
 nav = st.columns([1, 1, 6])
 nav[0].button("← Previous", key="tour_prev", disabled=step == 0, on_click=go_to, args=(step - 1,), width="stretch")
 nav[1].button("Next →", key="tour_next", disabled=step == len(STEPS) - 1, on_click=go_to, args=(step + 1,),
@@ -116,6 +120,19 @@ def score_curves(reports: list) -> go.Figure:
 # ----------------------------------------------------------------------------- the steps
 
 
+def blocks_table(blocks) -> str:
+    """The blocks as a markdown table, each with the colour its square has in the picture beside it.
+
+    Markdown rather than st.dataframe: a first visit of the Tour opens on this step, and the data grid
+    is a heavy script for the browser to load and draw for five short rows."""
+    rows = ["| block | channels | stride | receptive field (px) | colour |", "|:--|--:|--:|--:|:-:|"]
+    for i, b in enumerate(blocks):
+        swatch = f"<span style='color:{rgb_css(PALETTE[i % len(PALETTE)])}'>■</span>"
+        rf = f"{b.receptive_field}{'+' if b.rf_global else ''}"
+        rows.append(f"| {b.name.replace('|', '/')} | {b.channels} | {b.stride} | {rf} | {swatch} |")
+    return "\n".join(rows)
+
+
 def step_blocks() -> None:
     blocks = model.blocks
     first, last = blocks[0], blocks[-1]
@@ -133,13 +150,7 @@ def step_blocks() -> None:
         img = model.preprocess_display(load_image(store.paths[0]))
         st.image(rf_picture(img, blocks), caption="Receptive field of the centre position of each block", width=320)
     with right:
-        st.dataframe(pd.DataFrame({
-            "block": [b.name for b in blocks], "channels": [b.channels for b in blocks],
-            "stride": [b.stride for b in blocks],
-            "receptive field (px)": [f"{b.receptive_field}{'+' if b.rf_global else ''}" for b in blocks],
-            "colour": ["■"] * len(blocks)}).style.apply(
-                lambda col: [f"color: {rgb_css(PALETTE[i % len(PALETTE)])}" for i in range(len(col))],
-                subset=["colour"]), hide_index=True, width="stretch")
+        st.markdown(blocks_table(blocks), unsafe_allow_html=True)
         st.caption("Channels grow as the maps shrink (stride = input pixels per map position).")
 
 

@@ -1,6 +1,7 @@
 """AppTest of the layout pages (UMAP per block, GridCut) on the 200-image demo set."""
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -29,6 +30,13 @@ def ids(trace):
     """Image index of every point of a trace (customdata[0])."""
     cd = arr(trace["customdata"])
     return np.array([int(row[0]) for row in cd]) if cd.ndim == 2 else cd.astype(int)
+
+
+def scores(at) -> dict[str, str]:
+    """GridCut's scores, label -> value: markdown "label", blank line, "## value" (drawn as it arrives,
+    where st.metric waits for its script on a first visit)."""
+    found = (re.fullmatch(r"(.+)\n\n## (.+)", m.value) for m in at.markdown)
+    return {f.group(1): f.group(2) for f in found if f}
 
 
 def main_map(at):
@@ -126,7 +134,7 @@ def decode_grid(fig):
 def test_gridcut_page_shows_the_grid_its_quality_and_a_legend(store):
     at = run_page(GRID)
     assert not errors(at), errors(at)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = scores(at)
     q = float(metrics["Neighbourhood preservation"])
     assert 0.0 < q <= 1.0
     assert float(metrics["Exact assignment"]) == pytest.approx(q)  # 200 images: GridCut is exact
@@ -146,11 +154,15 @@ def test_gridcut_page_shows_the_grid_its_quality_and_a_legend(store):
     for k, i in enumerate(ids(cells)[:40]):
         r, c = int(ys[k] // 48), int(xs[k] // 48)
         assert "rgb({},{},{})".format(*pic[r * 48, c * 48]) == colour_of[labels[i]]
-    assert any(b.label.startswith("Download the grid (PNG") for b in at.get("download_button"))
+    # The PNG and CSV are made when clicked (deferred): a file handed over up front is fetched by the
+    # browser as soon as the button is drawn. The Chromium test downloads the PNG.
+    downloads = {b.label: b.proto for b in at.get("download_button")}
+    assert downloads["Download the grid (PNG, with legend)"].deferred_file_id
+    assert downloads["Cell of every image (CSV)"].deferred_file_id
     # Grouping by label keeps a valid grid with its score.
     at.checkbox(key="gridcut_grouped").check().run()
     assert not errors(at), errors(at)
-    assert 0.0 < float({m.label: m.value for m in at.metric}["Neighbourhood preservation"]) <= 1.0
+    assert 0.0 < float(scores(at)["Neighbourhood preservation"]) <= 1.0
     assert decode_grid(plotly_specs(at)[0]).shape == pic.shape
 
 
@@ -160,7 +172,7 @@ def test_gridcut_exact_mode_any_label_column_and_selection_outline(store):
     at.selectbox(key="gridcut_colour").set_value("pattern")
     at.radio(key="gridcut_block").set_value("block 4").run()
     assert not errors(at), errors(at)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = scores(at)
     assert "This is the exact assignment" in metrics
     (fig,) = plotly_specs(at)
     legend = [t["name"] for t in fig["data"] if t["type"] == "scatter" and t.get("showlegend")]
@@ -173,3 +185,16 @@ def test_gridcut_exact_mode_any_label_column_and_selection_outline(store):
     assert shapes[0]["x0"] < x < shapes[0]["x1"] and shapes[0]["y0"] < y < shapes[0]["y1"]
     assert any("1 image(s) selected" in m.value for m in at.markdown)
     assert len(at.get("image")) == 1  # the selected image, shown with its labels
+
+
+def test_gridcut_default_cell_keeps_the_first_picture_within_1024_px():
+    from analysis.layouts.gridcut import grid_shape
+    from dashboard.layouts_shared import GRID_CELLS, GRID_FIRST_SIDE, grid_default_cell
+
+    assert grid_default_cell(200) == 48  # the demo set: 15 columns, 720 px
+    assert grid_default_cell(1000) == 32  # the built-in set: 32 columns, 1024 px (not 1536)
+    assert (grid_default_cell(441), grid_default_cell(442)) == (48, 32)  # 21 columns fit at 48 px, 22 do not
+    assert grid_default_cell(10_000) == GRID_CELLS[0]  # 100 columns: none fits, the smallest
+    for n in (2, 50, 300, 900, 2000, 4000):
+        cell = grid_default_cell(n)
+        assert cell in GRID_CELLS and cell * max(grid_shape(n)) <= GRID_FIRST_SIDE

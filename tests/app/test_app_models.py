@@ -52,9 +52,11 @@ def test_compare_page_draws_one_curve_per_model_and_names_the_best(tiny):
     assert "normalised depth" in titles(at)[0]
     best = [s.value for s in at.success]
     assert len(best) == 2 and best[0].startswith("Best for `colour` by kNN: **efficientnet_lite")
-    cost = at.dataframe[0].value
+    cost, scores = (t.value for t in at.table)  # static tables (no data grid to load in the browser)
     assert list(cost["model"]) == ["efficientnet_lite0", "efficientnet_lite1"]
     assert (cost["img/s at extraction"] > 0).all()
+    assert set(scores["model"]) == {"efficientnet_lite0", "efficientnet_lite1"}
+    assert set(scores["label"]) == {"colour", "garment"} and scores["knn"].between(0, 1).all()
     assert any("Spearman" in c.value for c in at.caption)
     assert at.query_params["models"] == ["efficientnet_lite0,efficientnet_lite1"] or \
         at.query_params["models"] == "efficientnet_lite0,efficientnet_lite1"
@@ -81,6 +83,12 @@ def test_flags_page_lists_suspicious_images_with_neighbours(tiny):
     assert not errors(at), errors(at)
     flagged = [m.value for m in at.markdown if m.value.startswith("**#")]
     assert len(flagged) == 4 and all("neighbours say" in f for f in flagged)
+    # Each flag with its 3 neighbours: one picture (captions drawn in it), described by its caption.
+    pictures = [img for el in at.get("image") for img in el.proto.imgs]
+    assert len(pictures) == 4
+    for line, pic in zip(flagged, pictures):
+        i = line.split("**")[1]  # "#12"
+        assert pic.caption == f"{i} (flagged), then its 3 nearest neighbours at block 1, nearest first"
 
 
 def test_bad_link_values_are_plain_text_notices_and_defaults(tiny):

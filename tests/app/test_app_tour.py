@@ -1,7 +1,7 @@
 """AppTest of the Tour: five steps, next / previous, every number on it computed from the data."""
 import pytest
 
-from analysis.layouts.palette import PALETTE
+from analysis.layouts.palette import PALETTE, rgb_css
 from analysis.probes.report_store import cached_block_report
 from analysis.tour import peak, report_settings
 from tests.apptest_util import ensure_small_store, errors, plotly_specs, run_page
@@ -23,8 +23,13 @@ def test_tour_walks_five_steps_with_computed_numbers(store):
     # Step 1: the receptive fields come from the model's blocks, not from the text.
     rf = [b.receptive_field for b in store.blocks]
     assert f"block 1 sees **{rf[0]} px**" in text(at)
-    table = at.dataframe[0].value
-    assert list(table["block"]) == [b.name for b in store.blocks]
+    # The blocks table (markdown): one row per block, in order, each with its square's palette colour.
+    (table,) = [m.value for m in at.markdown if m.value.startswith("| block |")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    assert [r[0] for r in rows] == [b.name for b in store.blocks]
+    assert [int(r[1]) for r in rows] == [b.channels for b in store.blocks]
+    assert [r[4] for r in rows] == [f"<span style='color:{rgb_css(PALETTE[i % len(PALETTE)])}'>■</span>"
+                                    for i in range(len(store.blocks))]
     assert at.button(key="tour_prev").disabled
 
     at.button(key="tour_next").click().run()

@@ -136,7 +136,7 @@ def test_retrieval_page_precision_and_thumbnail_rows_for_a_dataset_query():
     assert "Query #3" in text and "Nearest by block" in text and "Combined" in text
     imgs = at.get("image")
     assert sum(len(i.proto.imgs) for i in imgs) >= 1 + 3 * 8  # query + three rows of 8 thumbnails
-    comb = at.dataframe[0].value
+    comb = at.table[0].value  # a static table (no data grid to load in the browser)
     assert len(comb) == 3 and comb.iloc[:, -1].between(0, 1).all()
 
 

@@ -27,13 +27,20 @@ def test_gridcut_and_umap_pages_in_chromium(app_url, browser):
     # draws it a moment after the page's text (seconds on a loaded machine).
     page.wait_for_selector(".js-plotly-plot image", state="attached", timeout=60_000)
     href = page.locator(".js-plotly-plot image").first.get_attribute("href")
-    # 1536 px for 1000 images: shown as a JPEG data URI (the download stays PNG), see pictures.display_uri
+    # 1024 px for 1000 images (32-px cells by default): shown as a JPEG data URI, see pictures.display_uri
     assert href and href.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) and len(href) > 100_000
     plot = page.locator(".js-plotly-plot").first
     plot.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     n_colours, std = colourful(plot.screenshot(path=str(ARTIFACTS / "gridcut_block2.png")))
     assert n_colours > 2000 and std > 30, "the grid picture looks blank"
+
+    # The PNG is made when the button is clicked: the whole grid at the chosen cell size, legend below.
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Download the grid (PNG, with legend)").click()
+    png = Image.open(dl.value.path())
+    assert png.format == "PNG" and png.width == 32 * 32 and png.height > 32 * 32
+    wait_for_app(page, "Download the grid")
 
     # Block 1, coloured by the colour label: borders should form visible regions.
     page.locator("[data-testid='stRadio']").first.get_by_text("block 1", exact=True).click()

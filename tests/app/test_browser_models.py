@@ -66,9 +66,17 @@ def test_cka_page_draws_both_heatmaps(app_url, browser):
 
 
 def test_flags_page_ranks_images_with_their_neighbours(app_url, browser):
-    page, body = open_view(app_url, browser, f"flags?{DEMO}&block=1&k=5&top=4", "A flag is a reason to look",
-                           height=1600)
-    assert body.count("(flagged)") == 4  # top=4 from the link, each with its neighbours' thumbnails
+    page, _ = open_view(app_url, browser, f"flags?{DEMO}&block=1&k=5&top=4", "A flag is a reason to look",
+                        height=1600)
+    # top=4 from the link: one picture per flag, the flagged image and its 5 neighbours with their captions
+    pictures = page.locator("[data-testid='stImage'] img")
+    pictures.nth(3).wait_for(timeout=60_000)  # images mount after the page's text
+    assert pictures.count() == 4
+    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
+    assert [img.evaluate("i => i.naturalWidth") for img in pictures.all()] == [6 * 80 + 5 * 4] * 4  # 6 tiles
+    body = clean(page)
+    assert body.count("(flagged), then its 5 nearest neighbours") == 4
     assert page.get_by_role("combobox", name="Block").input_value().startswith("block 1")
     page.screenshot(path=str(ARTIFACTS / "flags.png"), full_page=True)
     page.close()

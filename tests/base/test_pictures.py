@@ -1,4 +1,4 @@
-"""Composite pictures for the PNG downloads: side by side, legend strip, PNG bytes."""
+"""Composite pictures: side by side, legend strip, captioned row of thumbnails, PNG / JPEG bytes."""
 import io
 
 import numpy as np
@@ -7,7 +7,15 @@ from PIL import Image
 
 from analysis.errors import LayerScopeError
 from analysis.layouts.palette import PALETTE
-from analysis.pictures import display_uri, hstack_images, legend_strip, png_bytes, stack_with_legend
+from analysis.pictures import (
+    captioned_row,
+    display_uri,
+    hstack_images,
+    jpeg_bytes,
+    legend_strip,
+    png_bytes,
+    stack_with_legend,
+)
 
 
 def test_legend_strip_wraps_and_draws_each_colour():
@@ -69,3 +77,50 @@ def test_display_uri_is_exact_png_when_small_and_a_faithful_jpeg_when_large():
     assert np.abs(back[:, :590] - big[:, :590]).max() <= 40  # the flat half and its 4-px borders
     assert np.abs(back[411:413, :590] - np.array([30, 144, 255])).mean() < 12
     assert len(raw) < len(png_bytes(big))
+
+
+def test_captioned_row_places_tiles_with_swatches_and_wrapped_captions():
+    tiles = [np.full((40, 40, 3), v, np.uint8) for v in (10, 120, 200)]
+    red, blue = (255, 0, 0), (0, 0, 255)
+    out = captioned_row(tiles, ["#1 red (flagged)", "#2 blue", "#3 " + "x" * 60], swatches=[red, blue, None], gap=4,
+                        font_size=12, lines=2)
+    assert out.dtype == np.uint8 and out.shape[1] == 3 * 40 + 2 * 4 and out.shape[0] > 40 + 2 * 12
+    for k, v in enumerate((10, 120, 200)):  # each tile at its place, the gaps background
+        assert (out[:40, k * 44:k * 44 + 40] == v).all()
+    assert (out[:40, 40:44] == 255).all()
+    below = out[40:]
+
+    def has(colour, x0, x1):
+        return bool((below[:, x0:x1] == colour).all(axis=2).any())
+
+    assert has(red, 0, 40) and has(blue, 44, 84) and not has(red, 44, 128) and not has(blue, 88, 128)
+    assert (below[:, :40] < 128).all(axis=2).sum() > 20  # caption text drawn (dark pixels), not only the swatch
+    assert (below[:, 88:] < 128).all(axis=2).sum() > 20  # the long caption, cut to two lines
+    with pytest.raises(LayerScopeError):
+        captioned_row(tiles, ["a", "b"])
+    with pytest.raises(LayerScopeError):
+        captioned_row([tiles[0], np.zeros((30, 40, 3), np.uint8)], ["a", "b"])
+
+
+def test_captioned_row_wraps_words_and_cuts_what_does_not_fit():
+    from PIL import ImageDraw
+
+    from analysis.pictures import _font, _wrap
+
+    font = _font(12)
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width = int(draw.textlength("#545 black", font=font)) + 2
+    assert _wrap("#545 black (flagged)", width, width, 2, font, draw) == ["#545 black", "(flagged)"]
+    assert _wrap("#3 red", width, width, 2, font, draw) == ["#3 red"]
+    cut = _wrap("one two three four five six seven", width, width, 2, font, draw)
+    assert len(cut) == 2 and cut[-1].endswith("…")
+    assert all(draw.textlength(line, font=font) <= width for line in cut)
+    (word,) = _wrap("supercalifragilisticexpialidocious", width, width, 1, font, draw)
+    assert word.endswith("…") and draw.textlength(word, font=font) <= width
+
+
+def test_jpeg_bytes_round_trip():
+    img = np.zeros((20, 30, 3), np.uint8)
+    img[:, 15:] = (200, 40, 40)
+    back = np.asarray(Image.open(io.BytesIO(jpeg_bytes(img, quality=95))).convert("RGB")).astype(int)
+    assert back.shape == img.shape and np.abs(back - img).mean() < 6
