@@ -34,7 +34,7 @@ from analysis.errors import LayerScopeError
 from analysis.models.model import Model
 from analysis.progress import Progress, report
 
-SHARD_ROWS = 64  # images per shard: one decode task, one actor call, one marker (~39 MB of 224-px input)
+SHARD_ROWS = shards.SHARD_ROWS  # read at run time: tests and benchmarks/ray_cluster.py set smaller shards
 WRITERS = ("auto", "driver")
 
 
@@ -223,5 +223,5 @@ def _compute(ray, model: Model, dataset: Dataset, final: Path, batch_size: int, 
     if left:
         raise LayerScopeError(f"{len(left)} shards of {len(shards.shard_ranges(n, SHARD_ROWS))} were not computed; "
                               "run again to resume.")
-    errors = {str(r): e for done in shards.done_shards(tmp).values() for r, e in done.items()}
+    errors = {str(r): e for marked in shards.done_shards(tmp).values() for r, e in marked.items()}
     return _finalise(model, dataset, tmp, final, key_parts, errors, record, seconds)

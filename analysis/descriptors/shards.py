@@ -24,7 +24,9 @@ from analysis.atomic import write_json_atomic
 from analysis.descriptors.rowfile import RowFiles, file_matches
 from analysis.errors import LayerScopeError
 
-SHARD_ROWS = 256  # as the Ray runner's shards
+# Rows per shard: one decode task, one actor call and one marker in the Ray runner (~39 MB of 224-px
+# input). 128 left the second of two actors idle on 1024 images (the first one ready took all 8).
+SHARD_ROWS = 64
 
 
 def shard_ranges(n: int, rows: int = SHARD_ROWS) -> list[tuple[int, int]]:

@@ -116,7 +116,7 @@ def reduce(
     """Embed X to n_components dims with UMAP (on an exact kNN graph at every size) or PCA
     (capped at min(n, d))."""
     if method == "umap":
-        exact = np.iinfo(np.int64).max if len(X) >= UMAP_SMALL_DATA else 0  # below: UMAP's own exact graph
+        exact = len(X) if len(X) >= UMAP_SMALL_DATA else 0  # below: UMAP's own exact graph
         return fit_umap(
             X, n_components, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state,
             exact_knn_max_n=exact,
